@@ -1,0 +1,35 @@
+"""espnet-pise: position-invariant SSL fine-tuning of speech enhancement front ends for ESPnet."""
+from setuptools import find_packages, setup
+
+setup(
+    name="espnet_pise",
+    version="0.1.0",
+    description="Position-invariant SSL losses (SSL-MSE-PAD, SSL-SoftDTW) and Demucs for ESPnet",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["espnet_pise", "espnet_pise.*"]),
+    install_requires=[
+        "espnet>=202511",  # 202511 is the newest for Python 3.11
+        "torch>=2.9",
+        "torchaudio>=2.9",
+        # ESPnet's maintained s3prl fork; PyPI `s3prl` breaks with torchaudio >= 2.9.
+        "espnet-s3prl",
+        "kaldiio",
+        "sentencepiece",
+        "numpy",
+        "soundfile",
+        "matplotlib",
+        "tensorboard",
+        "tqdm",
+        "numba",
+        "jiwer",
+        "pesq",
+        "pystoi",
+        "pyroomacoustics",
+    ],
+    extras_require={
+        "dev": ["pytest", "pytest-timeout", "pysdtw", "tslearn"],
+    },
+)
