@@ -1,0 +1,10 @@
+"""`python -m espnet_pise.bin.enh_s2t_train`: ESPnet's enh_s2t_train with espnet_pise registered."""
+from espnet_pise.bin import run_espnet_main
+
+
+def main(cmd=None):
+    run_espnet_main("enh_s2t_train", cmd)
+
+
+if __name__ == "__main__":
+    main()

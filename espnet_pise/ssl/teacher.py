@@ -1,0 +1,146 @@
+"""The frozen SSL teacher used by the SSL losses.
+
+ESPnet keeps enhancement criterions in a plain Python list, so a criterion's submodules are not
+moved by ``model.to()``, not switched by ``train()/eval()`` and not saved.  The teacher therefore
+(1) hides its upstream from any module tree (its weights can never enter an SE checkpoint or an
+optimizer, whoever registers the criterion), (2) follows the device/dtype of its input on every
+call and (3) is always in eval mode.  Identical teachers are shared through a cache, so several
+criterions (or a joint model) hold one copy.
+"""
+import logging
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from typeguard import typechecked
+
+from espnet_pise.ssl.upstream import AbsSSLUpstream, build_upstream
+
+_CACHE: Dict[tuple, AbsSSLUpstream] = {}
+
+
+def _freeze(model: AbsSSLUpstream) -> AbsSSLUpstream:
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def shared_upstream(source: str, arch_conf: Optional[dict] = None, normalize_wav: bool = False) -> AbsSSLUpstream:
+    """A frozen upstream, built once per (source, arch_conf, normalize_wav) and shared."""
+    key = (source, repr(sorted((arch_conf or {}).items())), normalize_wav)
+    if key not in _CACHE:
+        _CACHE[key] = _freeze(build_upstream(source, arch_conf, normalize_wav))
+    return _CACHE[key]
+
+
+class LayerSelector:
+    """Picks one hidden state or a fixed weighted sum of several (weights normalised to 1)."""
+
+    def __init__(self, layer: Union[int, Sequence[int]], weights: Optional[Sequence[float]], num_layers: int):
+        layers = [layer] if isinstance(layer, int) else list(layer)
+        if not layers:
+            raise ValueError("layer list is empty")
+        self.layers = [lay if lay >= 0 else num_layers + 1 + lay for lay in layers]
+        for orig, lay in zip(layers, self.layers):
+            if not 0 <= lay <= num_layers:
+                raise ValueError(f"SSL layer {orig} out of range: the model has hidden states 0..{num_layers}")
+        if weights is None:
+            weights = [1.0] * len(self.layers)
+        if len(weights) != len(self.layers):
+            raise ValueError(f"{len(weights)} layer weights for {len(self.layers)} layers")
+        total = float(sum(weights))
+        if total <= 0:
+            raise ValueError(f"layer weights must sum to a positive value, got {list(weights)}")
+        self.weights = [w / total for w in weights]
+        self.max_layer = max(self.layers)
+
+    def __call__(self, states: List[torch.Tensor]) -> torch.Tensor:
+        out = states[self.layers[0]] * self.weights[0]
+        for lay, w in zip(self.layers[1:], self.weights[1:]):
+            out = out + states[lay] * w
+        return out
+
+
+class SSLTeacher(torch.nn.Module):
+    """Frozen SSL feature extractor: waveform (B, L) -> features (B, T, D') and lengths (B,).
+
+    Args:
+        source: s3prl upstream name, local checkpoint path, or ``torchaudio:<arch>`` (random
+            weights, tests only).
+        layer: hidden state index (0 = CNN projection, k = transformer block k, -1 = last) or a
+            list of them.
+        layer_weights: fixed weights for a list of layers (default: mean).  A *learned* weighting
+            cannot be trained inside a loss (ESPnet does not optimise criterions, and a loss-
+            trained weighting would collapse onto the easiest layer); use the ASR frontend for that.
+        l2_normalize: unit-norm each frame (cosine-like distances).
+        proj_dim: fixed random orthogonal projection to this many dimensions (cheaper soft-DTW).
+        proj_seed: seed of that projection.
+        arch_conf: overrides for the architecture (``torchaudio:custom``) or checkpoint hints.
+        normalize_wav: per-utterance waveform normalisation (wav2vec2-large / WavLM upstreams).
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        source: str = "hubert_base",
+        layer: Union[int, List[int]] = -1,
+        layer_weights: Optional[List[float]] = None,
+        l2_normalize: bool = False,
+        proj_dim: Optional[int] = None,
+        proj_seed: int = 0,
+        arch_conf: Optional[dict] = None,
+        normalize_wav: bool = False,
+    ):
+        super().__init__()
+        upstream = shared_upstream(source, arch_conf, normalize_wav)
+        # a tuple hides the module from named_parameters()/state_dict()/.to() of any parent
+        self._upstream: Tuple[AbsSSLUpstream] = (upstream,)
+        self.source = source
+        self.selector = LayerSelector(layer, layer_weights, upstream.num_layers)
+        self.l2_normalize = l2_normalize
+        self.out_dim = upstream.dim
+        self._proj: Optional[torch.Tensor] = None
+        if proj_dim is not None:
+            if not 0 < proj_dim <= upstream.dim:
+                raise ValueError(f"proj_dim must be in [1, {upstream.dim}], got {proj_dim}")
+            gen = torch.Generator().manual_seed(proj_seed)
+            q, _ = torch.linalg.qr(torch.randn(upstream.dim, proj_dim, generator=gen))
+            # scaled so that squared distances are preserved in expectation
+            self._proj = q * (upstream.dim / proj_dim) ** 0.5
+            self.out_dim = proj_dim
+
+    @property
+    def upstream(self) -> AbsSSLUpstream:
+        return self._upstream[0]
+
+    @property
+    def hop(self) -> int:
+        return self.upstream.hop
+
+    def _follow(self, wav: torch.Tensor) -> AbsSSLUpstream:
+        up = self.upstream
+        p = next(up.parameters())
+        if p.device != wav.device or p.dtype != wav.dtype:
+            up.to(device=wav.device, dtype=wav.dtype)
+        if up.training:
+            up.eval()
+        return up
+
+    def forward(self, wav: torch.Tensor, wav_lens: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Features of wav (B, L) with valid lengths wav_lens (B,) -> (B, T, D'), (B,).
+
+        Frames beyond each length are zero.  Gradients flow to ``wav`` only.
+        """
+        if wav.dim() != 2:
+            raise ValueError(f"expected a (B, L) waveform, got shape {tuple(wav.shape)}")
+        if wav_lens is None:
+            wav_lens = torch.full((wav.shape[0],), wav.shape[1], dtype=torch.long, device=wav.device)
+        up = self._follow(wav)
+        states, lens = up(wav, wav_lens.to(wav.device), max_layer=self.selector.max_layer)
+        feats = self.selector(states)
+        if self._proj is not None:
+            feats = feats @ self._proj.to(feats.device, feats.dtype)
+        if self.l2_normalize:
+            feats = torch.nn.functional.normalize(feats, dim=-1)
+        mask = torch.arange(feats.shape[1], device=feats.device)[None] < lens[:, None]
+        return feats * mask.unsqueeze(-1).to(feats.dtype), lens

@@ -1,0 +1,1 @@
+"""Registration of espnet_pise components into ESPnet's task tables."""

@@ -1,0 +1,51 @@
+"""Adds espnet_pise components to ESPnet's ClassChoices tables.
+
+ESPnet has no plugin mechanism: components are looked up by name in module-level ClassChoices
+objects, and some tasks keep deep copies of them for their command line (enh_s2t).  ``register()``
+extends every table that can name our components, before any parser or model is built.  It must
+also run before inference, which rebuilds the model from config.yaml; the entry modules in
+``espnet_pise.bin`` do that.
+"""
+import threading
+
+_LOCK = threading.Lock()
+_DONE = False
+
+
+def _components():
+    from espnet_pise.losses.ssl_losses import SSLMSELoss, SSLMSEPadLoss, SSLShiftMSELoss, SSLSoftDTWLoss
+
+    criterions = dict(
+        ssl_mse=SSLMSELoss,
+        ssl_mse_pad=SSLMSEPadLoss,
+        ssl_sdtw=SSLSoftDTWLoss,
+        ssl_shift_mse=SSLShiftMSELoss,
+    )
+    return criterions
+
+
+def _add(choices, classes: dict) -> None:
+    for name, cls in classes.items():
+        existing = choices.classes.get(name)
+        if existing is not None and existing is not cls:
+            raise RuntimeError(f"ESPnet already has a {choices.name} named '{name}' ({existing})")
+        choices.classes[name] = cls
+
+
+def register() -> None:
+    """Idempotently register espnet_pise's criterions, separators and frontends in ESPnet."""
+    global _DONE
+    with _LOCK:
+        if _DONE:
+            return
+        from espnet2.enh.espnet_model import ESPnetEnhancementModel
+        from espnet2.tasks import enh
+
+        from espnet_pise.losses.context import wrap_forward_loss
+
+        criterions = _components()
+        # enh_s2t and enh_tse build their enhancement model through these same objects
+        _add(enh.criterion_choices, criterions)
+        # ESPnet does not pass lengths to criterions: publish them while losses run
+        wrap_forward_loss(ESPnetEnhancementModel)
+        _DONE = True
