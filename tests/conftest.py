@@ -30,3 +30,28 @@ def speechlike(n_samples: int, seed: int = 0, fs: int = 16000) -> torch.Tensor:
     x = sum(np.sin(k * phase) / k for k in range(1, 6))
     env = 0.5 * (1 + np.sin(2 * np.pi * rng.uniform(2, 5) * t))
     return torch.tensor(0.1 * x * env, dtype=torch.float32)
+
+
+def write_enh_data(root, n_utts: int = 4, fs: int = 16000, seed: int = 0):
+    """A Kaldi-style enhancement data dir (wav.scp noisy, spk1.scp clean, speech_mix_shape) of
+    speech-like signals in white noise, written as 16 kHz PCM files."""
+    import soundfile as sf
+    from pathlib import Path
+
+    root = Path(root)
+    (root / "wav").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    lines = {"wav.scp": [], "spk1.scp": [], "speech_mix_shape": []}
+    for k in range(n_utts):
+        uid = f"utt{k:03d}"
+        n = int(rng.integers(6000, 12000))
+        clean = speechlike(n, seed * 100 + k).numpy()
+        noisy = clean + 0.05 * rng.standard_normal(n).astype(np.float32)
+        sf.write(root / "wav" / f"{uid}_clean.wav", clean, fs, subtype="PCM_16")
+        sf.write(root / "wav" / f"{uid}_noisy.wav", noisy, fs, subtype="PCM_16")
+        lines["wav.scp"].append(f"{uid} {root / 'wav' / f'{uid}_noisy.wav'}")
+        lines["spk1.scp"].append(f"{uid} {root / 'wav' / f'{uid}_clean.wav'}")
+        lines["speech_mix_shape"].append(f"{uid} {n}")
+    for name, rows in lines.items():
+        (root / name).write_text("\n".join(rows) + "\n")
+    return root
