@@ -6,112 +6,117 @@ The dense case is ``W = M`` with ``lo = 0``.  Rows ``i >= n_b`` are empty (``hi 
 
 The forward overwrites ``C`` with the DP table ``R`` and the backward overwrites ``R`` with the
 expected alignment ``E = dR[n-1, m-1] / dC``, so one (B, N, W) buffer is all the memory the
-recursion needs.  The backward is written in "pull" form from ``R`` alone: the weight of the edge
-p -> s is the soft-min probability of predecessor p at cell s, ``exp((smin_s - R_p) / gamma)``,
-so the cost never has to be kept or recomputed.  Batch items run in parallel (``prange``).
+recursion needs.  The backward needs ``R`` alone: the weight of the edge p -> s is the soft-min
+probability of predecessor p at cell s, so the cost never has to be kept or recomputed.  Batch items run in parallel (``prange``).
 """
 import math
 
 import numpy as np
 from numba import njit, prange
 
-INF = np.inf
-
-
 @njit(inline="always")
-def _softmin3(a, b, c, gamma):
-    """-gamma * log(exp(-a/g) + exp(-b/g) + exp(-c/g)), stable (log-sum-exp around the min)."""
-    m = min(a, b, c)
-    if m == INF:
-        return INF
-    s = math.exp((m - a) / gamma) + math.exp((m - b) / gamma) + math.exp((m - c) / gamma)
-    return m - gamma * math.log(s)
-
-
-@njit(inline="always")
-def _get(C, b, i, j, lo, hi):
+def _get(C, b, i, j, lo, hi, inf):
     """R[i, j] in band layout, +inf outside the band (or before the table)."""
     if i < 0 or j < 0:
-        return INF
+        return inf
     lj = lo[b, i]
     if j < lj or j > hi[b, i]:
-        return INF
+        return inf
     return C[b, i, j - lj]
 
 
+@njit(inline="always")
+def _softmin_terms(a, b, c, inv_gamma):
+    """Stable soft-min pieces of (a, b, c): the minimum m and exp(-(x - m)/gamma) for each.
+
+    Branch-free (an infinite argument gives a 0 term); the caller checks m for inf first.
+    """
+    m = min(a, b, c)
+    return m, math.exp((m - a) * inv_gamma), math.exp((m - b) * inv_gamma), math.exp((m - c) * inv_gamma)
+
+
 @njit(parallel=True, cache=True)
-def sdtw_forward(C, lo, hi, nlen, mlen, gamma):
-    """In place: C <- R. Returns R[n_b - 1, m_b - 1] per batch item (float64, shape (B,))."""
+def sdtw_forward(C, lo, hi, nlen, mlen, inv_gamma, one, inf):
+    """In place: C <- R. Returns R[n_b - 1, m_b - 1] per batch item (shape (B,)).
+
+    ``inv_gamma``, ``one`` and ``inf`` carry C's dtype so that float32 tables use float32 math.
+    """
     B = C.shape[0]
-    out = np.empty(B, dtype=np.float64)
+    out = np.empty(B, dtype=C.dtype)
     for b in prange(B):
         n = nlen[b]
         for i in range(n):
             li = lo[b, i]
-            for j in range(li, hi[b, i] + 1):
+            hi_i = hi[b, i]
+            lp = lo[b, i - 1] if i > 0 else 0
+            hp = hi[b, i - 1] if i > 0 else -1
+            left = inf
+            for j in range(li, hi_i + 1):
+                cost = C[b, i, j - li]
                 if i == 0 and j == 0:
-                    smin = 0.0
+                    left = cost  # R[0, 0] = C[0, 0]
+                    continue
+                up = C[b, i - 1, j - lp] if lp <= j <= hp else inf
+                diag = C[b, i - 1, j - 1 - lp] if lp <= j - 1 <= hp else inf
+                m = min(up, left, diag)
+                if m == inf:
+                    r = inf
                 else:
-                    left = C[b, i, j - 1 - li] if j - 1 >= li else INF
-                    smin = _softmin3(
-                        _get(C, b, i - 1, j, lo, hi), left, _get(C, b, i - 1, j - 1, lo, hi), gamma
-                    )
-                C[b, i, j - li] = C[b, i, j - li] + smin
-        out[b] = _get(C, b, n - 1, mlen[b] - 1, lo, hi)
+                    s = math.exp((m - up) * inv_gamma) + math.exp((m - left) * inv_gamma) + math.exp((m - diag) * inv_gamma)
+                    r = cost + m - math.log(s) / inv_gamma
+                C[b, i, j - li] = r
+                left = r
+        out[b] = _get(C, b, n - 1, mlen[b] - 1, lo, hi, inf)
     return out
 
 
 @njit(parallel=True, cache=True)
-def sdtw_backward(C, lo, hi, nlen, mlen, gamma):
+def sdtw_backward(C, lo, hi, nlen, mlen, inv_gamma, one, inf):
     """In place: C (holding R) <- E, the gradient of R[n-1, m-1] w.r.t. every cost cell.
 
-    Cells outside the band and rows beyond the length are set to 0.
+    "Push" form: going backwards, each cell's finished E is shared among its predecessors in
+    proportion to their soft-min weights, which are the normalised exponentials of the
+    soft-min at that cell (two exponentials per cell, no logarithm).  E of the current and of
+    the previous row accumulate in two row buffers; a row of R is overwritten by its E only
+    once no later cell needs it.  Cells outside the band and rows beyond the length become 0.
     """
     B, N, W = C.shape
+    zero = one - one
     for b in prange(B):
         n = nlen[b]
-        m = mlen[b]
+        m_len = mlen[b]
         for i in range(n, N):
-            C[b, i, :] = 0.0
-        r_cur = np.empty(W, dtype=np.float64)
-        smin_cur = np.empty(W, dtype=np.float64)
-        smin_next = np.empty(W, dtype=np.float64)
+            C[b, i, :] = zero
+        acc = np.zeros((2, W), dtype=C.dtype)  # E accumulators: rows i and i-1 alternate
+        if n > 0:
+            acc[(n - 1) % 2, m_len - 1 - lo[b, n - 1]] = one
         for i in range(n - 1, -1, -1):
+            e_cur = acc[i % 2]
+            e_prev = acc[(i + 1) % 2]
             li = lo[b, i]
             hi_i = hi[b, i]
-            width = hi_i - li + 1
-            for k in range(width):
-                r_cur[k] = C[b, i, k]
-            # soft-min of each cell's predecessors (row i-1 is still R in C, row i is in r_cur)
-            for j in range(li, hi_i + 1):
-                if i == 0 and j == 0:
-                    smin_cur[0] = 0.0
-                else:
-                    left = r_cur[j - 1 - li] if j - 1 >= li else INF
-                    smin_cur[j - li] = _softmin3(
-                        _get(C, b, i - 1, j, lo, hi), left, _get(C, b, i - 1, j - 1, lo, hi), gamma
-                    )
-            for k in range(width, W):
-                C[b, i, k] = 0.0
-            has_next = i + 1 < n
-            ln = lo[b, i + 1] if has_next else 0
-            hn = hi[b, i + 1] if has_next else -1
+            lp = lo[b, i - 1] if i > 0 else 0
+            hp = hi[b, i - 1] if i > 0 else -1
             for j in range(hi_i, li - 1, -1):
-                r = r_cur[j - li]
-                if i == n - 1 and j == m - 1:
-                    e = 1.0
-                elif r == INF:
-                    e = 0.0
-                else:
-                    e = 0.0
-                    if j + 1 <= hi_i:  # successor (i, j+1): already E in C
-                        e += C[b, i, j + 1 - li] * math.exp((smin_cur[j + 1 - li] - r) / gamma)
-                    if ln <= j <= hn:  # successor (i+1, j)
-                        e += C[b, i + 1, j - ln] * math.exp((smin_next[j - ln] - r) / gamma)
-                    if ln <= j + 1 <= hn:  # successor (i+1, j+1)
-                        e += C[b, i + 1, j + 1 - ln] * math.exp((smin_next[j + 1 - ln] - r) / gamma)
-                C[b, i, j - li] = e
-            smin_cur, smin_next = smin_next, smin_cur
+                e = e_cur[j - li]
+                if e == zero or (i == 0 and j == 0):
+                    continue
+                left = C[b, i, j - 1 - li] if j - 1 >= li else inf
+                up = C[b, i - 1, j - lp] if lp <= j <= hp else inf
+                diag = C[b, i - 1, j - 1 - lp] if lp <= j - 1 <= hp else inf
+                m, e_up, e_left, e_diag = _softmin_terms(up, left, diag, inv_gamma)
+                if m == inf:
+                    continue
+                share = e / (e_up + e_left + e_diag)
+                if j - 1 >= li:
+                    e_cur[j - 1 - li] += share * e_left
+                if lp <= j <= hp:
+                    e_prev[j - lp] += share * e_up
+                if lp <= j - 1 <= hp:
+                    e_prev[j - 1 - lp] += share * e_diag
+            for k in range(W):
+                C[b, i, k] = e_cur[k] if k <= hi_i - li else zero
+                e_cur[k] = zero  # becomes row i-2's accumulator
 
 
 @njit(parallel=True, cache=True)

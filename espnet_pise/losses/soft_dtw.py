@@ -80,8 +80,14 @@ def _dp_table(x, y, nlen, mlen, lo, hi, gamma, banded):
         table = torch.from_numpy(_sdtw_cpu.band_cost(xd.numpy(), yd.numpy(), lo, hi, width))
     else:
         table = _pairwise_sq_dist(xd, yd)
-    out = _sdtw_cpu.sdtw_forward(table.numpy(), lo, hi, nlen, mlen, gamma)
+    out = _sdtw_cpu.sdtw_forward(table.numpy(), lo, hi, nlen, mlen, *_scalars(table, gamma))
     return torch.from_numpy(out).to(x.dtype), table
+
+
+def _scalars(table: torch.Tensor, gamma: float):
+    """1/gamma, 1 and inf in the table's dtype: float32 tables get float32 math in the kernels."""
+    kind = np.float32 if table.dtype == torch.float32 else np.float64
+    return kind(1.0 / gamma), kind(1.0), kind(np.inf)
 
 
 class _SoftDTWFunction(torch.autograd.Function):
@@ -108,9 +114,11 @@ class _SoftDTWFunction(torch.autograd.Function):
         else:
             from espnet_pise.losses import _sdtw_cpu
 
-            _sdtw_cpu.sdtw_backward(table.numpy(), ctx.lo, ctx.hi, ctx.nlen, ctx.mlen, ctx.gamma)
+            _sdtw_cpu.sdtw_backward(table.numpy(), ctx.lo, ctx.hi, ctx.nlen, ctx.mlen, *_scalars(table, ctx.gamma))
             align = table
         align.mul_(grad_out.to(align.dtype).view(-1, 1, 1))
+        need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        gx = gy = None
         if ctx.banded and not x.is_cuda:
             gx, gy = _sdtw_cpu.band_grad(
                 align.numpy(), x.detach().contiguous().numpy(), y.detach().contiguous().numpy(),
@@ -118,9 +126,12 @@ class _SoftDTWFunction(torch.autograd.Function):
             )
             gx, gy = torch.from_numpy(gx), torch.from_numpy(gy)
         else:
-            # d/dx_i sum_j E_ij |x_i - y_j|^2 = 2 (x_i sum_j E_ij - sum_j E_ij y_j)
-            gx = 2.0 * (x * align.sum(2, keepdim=True) - torch.bmm(align, y))
-            gy = 2.0 * (y * align.sum(1).unsqueeze(-1) - torch.bmm(align.transpose(1, 2), x))
+            # d/dx_i sum_j E_ij |x_i - y_j|^2 = 2 (x_i sum_j E_ij - sum_j E_ij y_j); skipped when
+            # not needed (the clean SSL features in the losses carry no gradient)
+            if need_x:
+                gx = 2.0 * (x * align.sum(2, keepdim=True) - torch.bmm(align, y))
+            if need_y:
+                gy = 2.0 * (y * align.sum(1).unsqueeze(-1) - torch.bmm(align.transpose(1, 2), x))
         return gx, gy, None, None, None, None, None, None
 
 

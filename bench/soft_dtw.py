@@ -1,0 +1,254 @@
+#!/usr/bin/env python
+"""Forward+backward time and peak memory of espnet_pise's soft_dtw against its peers.
+
+Peers: pysdtw (CPU numba / CUDA numba kernels), tslearn's SoftDTWLossPyTorch (default settings,
+which build a B x N x M x D difference tensor), and a plain autograd reference (anti-diagonal
+recursion in torch).  Every implementation runs in its own worker process so that peak memory
+is its own: CPU peak = rise of the resident-set high-water mark (VmHWM, reset before each run);
+CUDA peak = torch.cuda.max_memory_allocated.  Values are checked to agree within 1e-4.
+
+    python bench/soft_dtw.py                 # CPU, full table
+    python bench/soft_dtw.py --device cuda   # GPU
+    python bench/soft_dtw.py --quick         # a few shapes
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+IMPLS = ("pise", "pysdtw", "tslearn", "autograd")
+
+
+def shapes(quick: bool):
+    out = []
+    for n in (100, 250, 500, 1000, 2000):
+        for d in (256, 768):
+            out.append((n, n, d, None))
+    out += [(250, 300, 768, None), (1000, 1200, 768, None), (500, 400, 256, None)]
+    for n in (500, 1000, 2000):
+        out.append((n, n, 768, 50))
+    if quick:
+        out = [(100, 100, 256, None), (250, 250, 768, None), (250, 300, 768, None), (1000, 1000, 768, 50)]
+    return out
+
+
+# ----------------------------------------------------------------------------- worker side
+def _autograd_sdtw(x, y, gamma, bandwidth):
+    """Reference: anti-diagonal recursion in torch, differentiated by autograd."""
+    import torch
+
+    B, N, _ = x.shape
+    M = y.shape[1]
+    cost = (x.pow(2).sum(-1)[:, :, None] + y.pow(2).sum(-1)[:, None, :] - 2 * x @ y.transpose(1, 2)).clamp(min=0)
+    inf = torch.tensor(float("inf"), dtype=x.dtype, device=x.device)
+    # R on diagonal d is stored as a (B, N + 1) vector indexed by i (+1 offset), inf elsewhere
+    prev2 = torch.full((B, N + 1), float("inf"), dtype=x.dtype, device=x.device)
+    prev2[:, 0] = 0.0  # R[-1, -1]
+    prev1 = torch.full((B, N + 1), float("inf"), dtype=x.dtype, device=x.device)
+    i_all = torch.arange(N, device=x.device)
+    for d in range(N + M - 1):
+        j = d - i_all
+        valid = (j >= 0) & (j < M)
+        if bandwidth is not None:
+            valid = valid & ((j - i_all * (M - 1) / max(N - 1, 1)).abs() <= bandwidth)
+        c = cost[:, i_all, j.clamp(0, M - 1)]
+        up = prev1[:, :-1]       # R[i-1, j]   (diagonal d-1, row i-1)
+        left = prev1[:, 1:]      # R[i, j-1]   (diagonal d-1, row i)
+        diag = prev2[:, :-1]     # R[i-1, j-1] (diagonal d-2, row i-1)
+        stack = torch.stack([up, left, diag], dim=-1)
+        smin = -gamma * torch.logsumexp(-stack / gamma, dim=-1)
+        r = torch.where(valid[None], c + smin, inf)
+        cur = torch.cat([torch.full((B, 1), float("inf"), dtype=x.dtype, device=x.device), r], dim=1)
+        prev2, prev1 = prev1, cur
+    return prev1[:, N]
+
+
+def _make_fn(impl, device, gamma, bandwidth):
+    import torch
+
+    if impl == "pise":
+        from espnet_pise.losses.soft_dtw import soft_dtw
+
+        return lambda x, y: soft_dtw(x, y, gamma=gamma, bandwidth=bandwidth)
+    if impl == "pysdtw":
+        import pysdtw
+
+        sdtw = pysdtw.SoftDTW(gamma=gamma, use_cuda=device == "cuda", bandwidth=bandwidth)
+        return lambda x, y: sdtw(x, y)
+    if impl == "tslearn":
+        if bandwidth is not None:
+            return None  # no band support
+        from tslearn.metrics import SoftDTWLossPyTorch
+
+        loss = SoftDTWLossPyTorch(gamma=gamma, normalize=False)
+        return lambda x, y: loss(x, y)
+    if impl == "autograd":
+        return lambda x, y: _autograd_sdtw(x, y, gamma, bandwidth)
+    raise ValueError(impl)
+
+
+def _rss_hwm_kb() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_hwm():
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def worker(impl, device, shape_list, batch, gamma, repeats, mem_limit_gb):
+    import numpy as np
+    import torch
+
+    torch.manual_seed(0)
+    results = []
+    for n, m, d, band in shape_list:
+        row = dict(impl=impl, n=n, m=m, d=d, band=band)
+        # tslearn's default distance allocates B*N*M*D floats; pysdtw CUDA caps length at 1024
+        need_gb = batch * n * m * d * 4 * 3 / 1e9 if impl == "tslearn" else 0
+        fn = _make_fn(impl, device, gamma, band)
+        if fn is None:
+            row["skip"] = "no bandwidth support"
+        elif need_gb > mem_limit_gb:
+            row["skip"] = f"needs ~{need_gb:.0f} GB"
+        elif impl == "pysdtw" and device == "cuda" and max(n, m) > 1024:
+            row["skip"] = "length > 1024 unsupported"
+        elif impl == "autograd" and device == "cpu" and n * m > 500 * 500 * 4:
+            row["skip"] = "too slow (minutes)"
+        if "skip" in row:
+            results.append(row)
+            print(json.dumps(row), flush=True)
+            continue
+        gen = torch.Generator().manual_seed(n * 7 + m * 13 + d)
+        x0 = torch.randn(batch, n, d, generator=gen) * 0.1
+        y0 = torch.randn(batch, m, d, generator=gen) * 0.1
+        x0, y0 = x0.to(device), y0.to(device)
+        times = []
+        try:
+            for rep in range(repeats + 1):  # first run: warm-up / JIT
+                x = x0.clone().requires_grad_()
+                y = y0.clone().requires_grad_()
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats()
+                    base = torch.cuda.memory_allocated()
+                else:
+                    _reset_hwm()
+                    base = _rss_hwm_kb() * 1024
+                t0 = time.perf_counter()
+                v = fn(x, y)
+                v.sum().backward()
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                    peak = torch.cuda.max_memory_allocated() - base
+                else:
+                    peak = _rss_hwm_kb() * 1024 - base
+                if rep > 0:
+                    times.append(time.perf_counter() - t0)
+                    row.setdefault("peaks", []).append(peak)
+            row["time_s"] = statistics.median(times)
+            row["peak_mb"] = max(row.pop("peaks")) / 2**20
+            row["value"] = v.detach().double().cpu().numpy().tolist()
+            row["gx_norm"] = float(x.grad.double().norm())
+        except Exception as e:  # e.g. out of memory
+            row["skip"] = f"failed: {type(e).__name__}: {str(e)[:80]}"
+        results.append(row)
+        print(json.dumps(row), flush=True)
+    return results
+
+
+# ----------------------------------------------------------------------------- driver side
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--gamma", type=float, default=0.1)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--impls", default=",".join(IMPLS))
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--mem_limit_gb", type=float, default=12.0)
+    ap.add_argument("--json_out", default=None, help="also write all rows here")
+    ap.add_argument("--_worker", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    shape_list = shapes(args.quick)
+    if args._worker:
+        worker(args._worker, args.device, shape_list, args.batch, args.gamma, args.repeats, args.mem_limit_gb)
+        return
+
+    rows = {}
+    for impl in args.impls.split(","):
+        cmd = [sys.executable, __file__, "--_worker", impl, "--device", args.device, "--batch", str(args.batch),
+               "--gamma", str(args.gamma), "--repeats", str(args.repeats), "--mem_limit_gb", str(args.mem_limit_gb)]
+        if args.quick:
+            cmd.append("--quick")
+        print(f"# running {impl} ...", file=sys.stderr, flush=True)
+        # fixed mmap threshold: large blocks are unmapped when freed, so the resident
+        # high-water mark measures live memory instead of glibc's cached heap
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        got = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+        if proc.returncode != 0:
+            print(f"# {impl} worker failed: {proc.stderr[-1500:]}", file=sys.stderr)
+        for r in got:
+            rows[(impl, r["n"], r["m"], r["d"], r["band"])] = r
+        for s in shape_list:
+            rows.setdefault((impl, *s), dict(skip="worker crashed" if proc.returncode else "no result"))
+
+    import numpy as np
+
+    impls = args.impls.split(",")
+    print(f"\nsoft-DTW forward+backward, B={args.batch}, gamma={args.gamma}, device={args.device}, "
+          f"median of {args.repeats}; MB = peak memory over the inputs; floor = B*N*M float32; "
+          f"'Nx vs' = best peer time / ours")
+    head = "| N | M | D | band | floor MB | " + " | ".join(f"{i} s / MB" for i in impls) + " | pise vs best peer: time, memory/floor | agree |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    failures = 0
+    for n, m, d, band in shape_list:
+        floor = args.batch * n * m * 4 / 2**20
+        cells, times = [], {}
+        for impl in impls:
+            r = rows[(impl, n, m, d, band)]
+            if "skip" in r:
+                cells.append(f"- ({r['skip']})")
+            else:
+                cells.append(f"{r['time_s']:.3f} / {r['peak_mb']:.0f}")
+                times[impl] = r
+        ours = times.get("pise")
+        peers = {k: v for k, v in times.items() if k != "pise"}
+        ratio = "-"
+        if ours and peers:
+            best = min(peers.values(), key=lambda r: r["time_s"])
+            ratio = f"{best['time_s'] / ours['time_s']:.2f}x vs {best['impl']}, {ours['peak_mb'] / floor:.2f}x floor"
+        elif ours:
+            ratio = f"no peer ran, {ours['peak_mb'] / floor:.2f}x floor"
+        agree = "-"
+        if ours:
+            ref = np.array(ours["value"])
+            errs = []
+            for k, r in peers.items():
+                if band is not None and n != m and k == "pysdtw":
+                    continue  # pysdtw's band differs from Sakoe-Chiba when N != M
+                errs.append(np.max(np.abs(np.array(r["value"]) - ref) / np.maximum(1.0, np.abs(ref))))
+            if errs:
+                ok = max(errs) <= 1e-4
+                failures += not ok
+                agree = f"{'ok' if ok else 'MISMATCH'} ({max(errs):.1e})"
+        print(f"| {n} | {m} | {d} | {band or '-'} | {floor:.0f} | " + " | ".join(cells) + f" | {ratio} | {agree} |")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump([dict(r, key=list(k)) for k, r in rows.items()], f, indent=1)
+    if failures:
+        print(f"\n{failures} shape(s) where implementations disagree by more than 1e-4", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
