@@ -74,6 +74,10 @@ def _make_fn(impl, device, gamma, bandwidth):
 
         return lambda x, y: soft_dtw(x, y, gamma=gamma, bandwidth=bandwidth)
     if impl == "pysdtw":
+        import numpy as np
+
+        if not hasattr(np, "row_stack"):  # pysdtw 0.0.5 calls np.row_stack, removed in numpy 2.4
+            np.row_stack = np.vstack
         import pysdtw
 
         sdtw = pysdtw.SoftDTW(gamma=gamma, use_cuda=device == "cuda", bandwidth=bandwidth)
