@@ -21,7 +21,10 @@ def _components():
         ssl_sdtw=SSLSoftDTWLoss,
         ssl_shift_mse=SSLShiftMSELoss,
     )
-    return criterions
+    from espnet_pise.enh.demucs_separator import DemucsSeparator
+
+    separators = dict(demucs=DemucsSeparator)
+    return criterions, separators
 
 
 def _add(choices, classes: dict) -> None:
@@ -39,13 +42,16 @@ def register() -> None:
         if _DONE:
             return
         from espnet2.enh.espnet_model import ESPnetEnhancementModel
-        from espnet2.tasks import enh
+        from espnet2.tasks import enh, enh_s2t
 
         from espnet_pise.losses.context import wrap_forward_loss
 
-        criterions = _components()
-        # enh_s2t and enh_tse build their enhancement model through these same objects
+        criterions, separators = _components()
+        # enh_s2t and enh_tse build their enhancement model through these same objects ...
         _add(enh.criterion_choices, criterions)
+        _add(enh.separator_choices, separators)
+        # ... but enh_s2t validates its command line against a deep copy
+        _add(enh_s2t.enh_separator_choices, separators)
         # ESPnet does not pass lengths to criterions: publish them while losses run
         wrap_forward_loss(ESPnetEnhancementModel)
         _DONE = True

@@ -10,6 +10,10 @@ import yaml
 
 from conftest import TINY_ARCH, write_enh_data
 
+DEMUCS = dict(
+    encoder="same", decoder="same", separator="demucs",
+    separator_conf=dict(hidden=8, depth=3, kernel_size=8, stride=4, resample=2, causal=True),
+)
 SE_MODEL = dict(
     encoder="conv",
     encoder_conf=dict(channel=16, kernel_size=16, stride=8),
@@ -32,11 +36,13 @@ def _run(args, cwd):
     return res
 
 
-@pytest.mark.parametrize("loss", list(CONFS))
-def test_train_and_enhance(tmp_path, loss):
+@pytest.mark.parametrize(
+    "model, loss", [("tcn", name) for name in CONFS] + [("demucs", "ssl_sdtw")]
+)
+def test_train_and_enhance(tmp_path, model, loss):
     data = write_enh_data(tmp_path / "data")
     conf = dict(
-        SE_MODEL,
+        DEMUCS if model == "demucs" else SE_MODEL,
         criterions=[dict(
             name=loss,
             conf=dict(ssl_source="torchaudio:custom", arch_conf=TINY_ARCH, **CONFS[loss]),

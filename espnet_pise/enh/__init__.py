@@ -1,0 +1,1 @@
+"""Speech enhancement front ends: Demucs (facebookresearch/denoiser architecture) for ESPnet."""
