@@ -28,6 +28,7 @@ setup(
         "pesq",
         "pystoi",
         "pyroomacoustics",
+        "mir_eval",  # espnet2.bin.enh_scoring imports it
     ],
     extras_require={
         "dev": ["pytest", "pytest-timeout", "pysdtw", "tslearn"],

@@ -124,7 +124,7 @@ def worker(impl, device, shape_list, batch, gamma, repeats, mem_limit_gb):
             row["skip"] = f"needs ~{need_gb:.0f} GB"
         elif impl == "pysdtw" and device == "cuda" and max(n, m) > 1024:
             row["skip"] = "length > 1024 unsupported"
-        elif impl == "autograd" and device == "cpu" and n * m > 500 * 500 * 4:
+        elif impl == "autograd" and device == "cpu" and n * m > 300 * 300:
             row["skip"] = "too slow (minutes)"
         if "skip" in row:
             results.append(row)

@@ -148,12 +148,16 @@ class Demucs(nn.Module):
         return x[..., :length] * std
 
 
-def demucs_from_preset(preset: Optional[str] = None, **overrides) -> Demucs:
-    """A Demucs with a published configuration (``dns48``, ``dns64``, ``master64``) and overrides."""
-    conf = {}
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ValueError(f"unknown Demucs preset '{preset}'; choose from {sorted(PRESETS)}")
-        conf.update(PRESETS[preset])
-    conf.update(overrides)
-    return Demucs(**conf)
+def demucs_config(preset: Optional[str] = None, **kwargs) -> dict:
+    """Demucs kwargs: ``kwargs`` with a published preset's values (``dns48``, ``dns64``,
+    ``master64``) taking precedence."""
+    if preset is None:
+        return dict(kwargs)
+    if preset not in PRESETS:
+        raise ValueError(f"unknown Demucs preset '{preset}'; choose from {sorted(PRESETS)}")
+    return {**kwargs, **PRESETS[preset]}
+
+
+def demucs_from_preset(preset: Optional[str] = None, **kwargs) -> Demucs:
+    """A Demucs with a published configuration (see ``demucs_config``)."""
+    return Demucs(**demucs_config(preset, **kwargs))

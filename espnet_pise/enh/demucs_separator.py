@@ -7,7 +7,7 @@ import torch
 from espnet2.enh.separator.abs_separator import AbsSeparator
 from typeguard import typechecked
 
-from espnet_pise.enh.demucs import PRESETS, Demucs
+from espnet_pise.enh.demucs import Demucs, demucs_config
 
 
 def load_denoiser_state(path: str) -> Dict[str, torch.Tensor]:
@@ -66,15 +66,11 @@ class DemucsSeparator(AbsSeparator):
         super().__init__()
         if num_spk != 1:
             raise ValueError("Demucs enhances one speaker: num_spk must be 1")
-        conf = dict(
-            hidden=hidden, depth=depth, kernel_size=kernel_size, stride=stride, causal=causal,
+        conf = demucs_config(
+            preset, hidden=hidden, depth=depth, kernel_size=kernel_size, stride=stride, causal=causal,
             resample=resample, growth=growth, max_hidden=max_hidden, normalize=normalize, glu=glu,
             rescale=rescale, floor=floor,
         )
-        if preset is not None:
-            if preset not in PRESETS:
-                raise ValueError(f"unknown Demucs preset '{preset}'; choose from {sorted(PRESETS)}")
-            conf.update(PRESETS[preset])
         self._num_spk = num_spk
         self.demucs = Demucs(**conf)
         if init_checkpoint is not None:

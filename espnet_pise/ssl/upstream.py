@@ -45,22 +45,29 @@ _DEFAULT_STRIDE = {10: 5, 3: 2, 2: 2}
 
 
 class AbsSSLUpstream(torch.nn.Module, ABC):
-    """Waveform (B, L) -> list of L+1 hidden states (B, T, D) and frame lengths (B,)."""
+    """Waveform (B, L) -> list of L+1 hidden states (B, T, D) and frame lengths (B,).
+
+    Subclasses set ``_hop``, ``_layers`` and ``_dim`` in their constructor.
+    """
+
+    _hop: int
+    _layers: int
+    _dim: int
 
     @property
-    @abstractmethod
     def hop(self) -> int:
         """Samples per output frame (320 for HuBERT at 16 kHz)."""
+        return self._hop
 
     @property
-    @abstractmethod
     def num_layers(self) -> int:
         """Number of transformer layers (hidden states are 0..num_layers)."""
+        return self._layers
 
     @property
-    @abstractmethod
     def dim(self) -> int:
         """Feature dimension D."""
+        return self._dim
 
     @abstractmethod
     def forward(
@@ -85,18 +92,6 @@ class TorchaudioUpstream(AbsSSLUpstream):
         self._time_norm = isinstance(norm, torch.nn.GroupNorm)
         self._dim = model.encoder.feature_projection.projection.out_features
         self._layers = len(model.encoder.transformer.layers)
-
-    @property
-    def hop(self) -> int:
-        return self._hop
-
-    @property
-    def num_layers(self) -> int:
-        return self._layers
-
-    @property
-    def dim(self) -> int:
-        return self._dim
 
     def _cnn(self, wav: torch.Tensor, wav_lens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         extractor = self.model.feature_extractor
@@ -145,18 +140,6 @@ class S3PRLUpstreamWrapper(AbsSSLUpstream):
         self._hop = int(self.model.downsample_rates[-1])
         self._dim = int(self.model.hidden_sizes[-1])
         self._layers = self.model.num_layers - 1
-
-    @property
-    def hop(self) -> int:
-        return self._hop
-
-    @property
-    def num_layers(self) -> int:
-        return self._layers
-
-    @property
-    def dim(self) -> int:
-        return self._dim
 
     def forward(self, wav, wav_lens, max_layer=None):
         if self.normalize_wav:
