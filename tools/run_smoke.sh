@@ -48,13 +48,13 @@ PY
             --train_config "${dir}/config.yaml" --model_file "${dir}/valid.loss.best.pth" \
             --output_dir "${dir}/enhanced" > "${dir}/enhance.log" 2>&1
     fi
-    if [ ! -f "${dir}/scoring/result_stoi.txt" ]; then
+    if [ ! -f "${dir}/scoring/STOI_spk1" ]; then
         log "stage 4: score ${variant}"
         "${PY}" -m espnet_pise.bin.enh_scoring --output_dir "${dir}/scoring" --use_pesq true --key_file "${EXP}/data/test/wav.scp" \
             --ref_scp "${EXP}/data/test/spk1.scp" --inf_scp "${dir}/enhanced/spk1.scp" > "${dir}/scoring.log" 2>&1
     fi
 done
-if [ ! -f "${EXP}/noisy/scoring/result_stoi.txt" ]; then
+if [ ! -f "${EXP}/noisy/scoring/STOI_spk1" ]; then
     log "stage 4: score the unprocessed noisy input"
     "${PY}" -m espnet_pise.bin.enh_scoring --output_dir "${EXP}/noisy/scoring" --use_pesq true --key_file "${EXP}/data/test/wav.scp" \
         --ref_scp "${EXP}/data/test/spk1.scp" --inf_scp "${EXP}/data/test/wav.scp" > "${EXP}/noisy.scoring.log" 2>&1
@@ -64,14 +64,14 @@ log "stage 5: report"
 {
     echo "# Smoke run (synthetic data, random tiny SSL teacher: pipeline check, not a result)"
     echo
-    echo "| system | SI-SNR | STOI | PESQ |"
+    echo "| system | SI-SNR (dB) | STOI (x100) | PESQ (wb) |"
     echo "|---|---|---|---|"
     for dir in "${EXP}/noisy" "${EXP}"/enh_demucs_*; do
         name=$(basename "${dir}")
         row="| ${name} |"
-        for m in si_snr stoi pesq_wb; do
-            f="${dir}/scoring/result_${m}.txt"
-            row="${row} $([ -f "${f}" ] && awk '{printf "%.3f", $2}' "${f}" || echo n/a) |"
+        for m in SI_SNR STOI PESQ_WB; do
+            f="${dir}/scoring/${m}_spk1"  # per utterance: "uttid value"; report the mean
+            row="${row} $([ -f "${f}" ] && awk '{s += $2; n++} END {printf "%.3f", s / n}' "${f}" || echo n/a) |"
         done
         echo "${row}"
     done
