@@ -74,7 +74,7 @@ fi
 
 STAMP="${VENV}/.espnet_pise_installed"
 EXTRA=""; ${WITH_DEV} && EXTRA="[dev]"
-if [ ! -f "${STAMP}" ] || [ "${ROOT}/setup.py" -nt "${STAMP}" ] || ! grep -qx "${EXTRA}" "${STAMP}" \
+if [ ! -f "${STAMP}" ] || [ "${ROOT}/setup.py" -nt "${STAMP}" ] || ! grep -qxF "${EXTRA}" "${STAMP}" \
         || ! have espnet espnet_pise; then
     log "pip install -e '.${EXTRA}'"
     "${PIP}" install -q -e "${ROOT}${EXTRA}" 2>&1 | quiet
