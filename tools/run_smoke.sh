@@ -21,6 +21,7 @@ for split in train valid test; do
     n=$([ ${split} = train ] && echo 12 || echo 4)
     [ -f "${EXP}/data/${split}/wav.scp" ] || "${PY}" -m espnet_pise.data.synthetic "${EXP}/data/${split}" --n_utts "${n}" --seed "${seed}" --min_len 8000 --max_len 16000
 done
+"${PY}" -m espnet_pise.data.validate "${EXP}"/data/{train,valid,test}
 
 for variant in ${VARIANTS}; do
     dir="${EXP}/enh_demucs_${variant}"
