@@ -24,7 +24,10 @@ def _components():
     from espnet_pise.enh.demucs_separator import DemucsSeparator
 
     separators = dict(demucs=DemucsSeparator)
-    return criterions, separators
+    from espnet_pise.ssl.frontend import SSLFrontend
+
+    frontends = dict(pise_ssl=SSLFrontend)
+    return criterions, separators, frontends
 
 
 def _add(choices, classes: dict) -> None:
@@ -36,22 +39,25 @@ def _add(choices, classes: dict) -> None:
 
 
 def register() -> None:
-    """Idempotently register espnet_pise's criterions, separators and frontends in ESPnet."""
+    """Idempotently register espnet_pise's criterions (enh), separator ``demucs`` (enh, enh_s2t)
+    and ASR frontend ``pise_ssl`` (asr, enh_s2t) in ESPnet."""
     global _DONE
     with _LOCK:
         if _DONE:
             return
         from espnet2.enh.espnet_model import ESPnetEnhancementModel
-        from espnet2.tasks import enh, enh_s2t
+        from espnet2.tasks import asr, enh, enh_s2t
 
         from espnet_pise.losses.context import wrap_forward_loss
 
-        criterions, separators = _components()
+        criterions, separators, frontends = _components()
         # enh_s2t and enh_tse build their enhancement model through these same objects ...
         _add(enh.criterion_choices, criterions)
         _add(enh.separator_choices, separators)
         # ... but enh_s2t validates its command line against a deep copy
         _add(enh_s2t.enh_separator_choices, separators)
+        # ASR (and enh_s2t's ASR part) share this table
+        _add(asr.frontend_choices, frontends)
         # ESPnet does not pass lengths to criterions: publish them while losses run
         wrap_forward_loss(ESPnetEnhancementModel)
         _DONE = True
