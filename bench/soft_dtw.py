@@ -67,8 +67,6 @@ def _autograd_sdtw(x, y, gamma, bandwidth):
 
 
 def _make_fn(impl, device, gamma, bandwidth):
-    import torch
-
     if impl == "pise":
         from espnet_pise.losses.soft_dtw import soft_dtw
 
@@ -108,7 +106,6 @@ def _reset_hwm():
 
 
 def worker(impl, device, shape_list, batch, gamma, repeats, mem_limit_gb):
-    import numpy as np
     import torch
 
     torch.manual_seed(0)

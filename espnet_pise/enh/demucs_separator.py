@@ -7,6 +7,7 @@ import torch
 from espnet2.enh.separator.abs_separator import AbsSeparator
 from typeguard import typechecked
 
+from espnet_pise.checkpoint import load_checkpoint_file
 from espnet_pise.enh.demucs import Demucs, demucs_config
 
 
@@ -15,12 +16,7 @@ def load_denoiser_state(path: str) -> Dict[str, torch.Tensor]:
     ``master64-*.th``), a serialized model package (``{"args", "kwargs", "state"}``) or a
     training checkpoint (``{"best_state" | "model": {"state"}}``)."""
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"Demucs checkpoint not found: {p}")
-    try:
-        pkg = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise ValueError(f"{p}: not a readable torch checkpoint ({e})") from e
+    pkg = load_checkpoint_file(p, "Demucs checkpoint")
     if isinstance(pkg, dict) and "best_state" in pkg and pkg["best_state"] is not None:
         pkg = pkg["best_state"]
     if isinstance(pkg, dict) and isinstance(pkg.get("model"), dict) and "state" in pkg["model"]:

@@ -7,7 +7,6 @@ optimizer, whoever registers the criterion), (2) follows the device/dtype of its
 call and (3) is always in eval mode.  Identical teachers are shared through a cache, so several
 criterions (or a joint model) hold one copy.
 """
-import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch

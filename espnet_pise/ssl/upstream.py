@@ -16,6 +16,8 @@ import torch
 import torchaudio
 import yaml
 
+from espnet_pise.checkpoint import load_checkpoint_file
+
 # torchaudio.models builders usable with random weights (tests, smoke runs).
 TORCHAUDIO_ARCHS = (
     "hubert_base", "hubert_large", "hubert_xlarge", "wav2vec2_base", "wav2vec2_large",
@@ -264,12 +266,7 @@ def load_checkpoint(path: str, hints: Optional[dict] = None) -> torchaudio.model
     HuBERT / wav2vec 2.0 checkpoints; a bare torchaudio state dict.
     """
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"SSL checkpoint not found: {p}")
-    try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise ValueError(f"{p}: not a readable torch checkpoint ({e})") from e
+    ckpt = load_checkpoint_file(p, "SSL checkpoint")
     if not isinstance(ckpt, dict):
         raise ValueError(f"{p}: expected a dict checkpoint, got {type(ckpt).__name__}")
     hints = dict(hints or {})
