@@ -1,6 +1,4 @@
 """Shared fixtures: a tiny random SSL model (HuBERT structure) and synthetic speech-like audio."""
-import pytest
-
 from espnet_pise.data.synthetic import speechlike, write_enh_data  # noqa: F401 (re-exported)
 
 # HuBERT structure (7-layer CNN, 320-sample hop, conv positional embedding, transformer), tiny.
@@ -15,7 +13,3 @@ TINY_ARCH = dict(
 )
 TINY_SSL = dict(ssl_source="torchaudio:custom", arch_conf=TINY_ARCH)
 
-
-@pytest.fixture
-def tiny_ssl():
-    return dict(TINY_SSL)

@@ -7,12 +7,14 @@ The dense case is ``W = M`` with ``lo = 0``.  Rows ``i >= n_b`` are empty (``hi 
 The forward overwrites ``C`` with the DP table ``R`` and the backward overwrites ``R`` with the
 expected alignment ``E = dR[n-1, m-1] / dC``, so one (B, N, W) buffer is all the memory the
 recursion needs.  The backward needs ``R`` alone: the weight of the edge p -> s is the soft-min
-probability of predecessor p at cell s, so the cost never has to be kept or recomputed.  Batch items run in parallel (``prange``).
+probability of predecessor p at cell s, so the cost never has to be kept or recomputed.
+Batch items run in parallel (``prange``).
 """
 import math
 
 import numpy as np
 from numba import njit, prange
+
 
 @njit(inline="always")
 def _get(C, b, i, j, lo, hi, inf):
@@ -58,12 +60,8 @@ def sdtw_forward(C, lo, hi, nlen, mlen, inv_gamma, one, inf):
                     continue
                 up = C[b, i - 1, j - lp] if lp <= j <= hp else inf
                 diag = C[b, i - 1, j - 1 - lp] if lp <= j - 1 <= hp else inf
-                m = min(up, left, diag)
-                if m == inf:
-                    r = inf
-                else:
-                    s = math.exp((m - up) * inv_gamma) + math.exp((m - left) * inv_gamma) + math.exp((m - diag) * inv_gamma)
-                    r = cost + m - math.log(s) / inv_gamma
+                m, e_up, e_left, e_diag = _softmin_terms(up, left, diag, inv_gamma)
+                r = inf if m == inf else cost + m - math.log(e_up + e_left + e_diag) / inv_gamma
                 C[b, i, j - li] = r
                 left = r
         out[b] = _get(C, b, n - 1, mlen[b] - 1, lo, hi, inf)

@@ -15,11 +15,18 @@ BLOCK = 256
 
 
 @triton.jit
-def _softmin3(a, b, c, gamma):
+def _softmin_pieces(a, b, c, gamma):
+    """min(a, b, c), that minimum with inf replaced by 0, and sum_k exp((min - x_k) / gamma)."""
     m = tl.minimum(tl.minimum(a, b), c)
     m_safe = tl.where(m == float("inf"), 0.0, m)
-    s = tl.exp((m_safe - a) / gamma) + tl.exp((m_safe - b) / gamma) + tl.exp((m_safe - c) / gamma)
-    return m_safe - gamma * tl.log(s)
+    z = tl.exp((m_safe - a) / gamma) + tl.exp((m_safe - b) / gamma) + tl.exp((m_safe - c) / gamma)
+    return m, m_safe, z
+
+
+@triton.jit
+def _softmin3(a, b, c, gamma):
+    _, m_safe, z = _softmin_pieces(a, b, c, gamma)
+    return m_safe - gamma * tl.log(z)
 
 
 @triton.jit
@@ -100,9 +107,7 @@ def _backward_kernel(C_ptr, S_ptr, lo_ptr, hi_ptr, nlen_ptr, mlen_ptr, N, M, gam
             up = _load_r(C, lo_b, hi_b, i - 1, j, M, ok)
             left = _load_r(C, lo_b, hi_b, i, j - 1, M, ok)
             diag = _load_r(C, lo_b, hi_b, i - 1, j - 1, M, ok)
-            lowest = tl.minimum(tl.minimum(up, left), diag)
-            safe = tl.where(lowest == float("inf"), 0.0, lowest)
-            z = tl.exp((safe - up) / gamma) + tl.exp((safe - left) / gamma) + tl.exp((safe - diag) / gamma)
+            lowest, _, z = _softmin_pieces(up, left, diag, gamma)
             tl.store(S + (2 * (d % 3)) * N + i, lowest, mask=ok)
             tl.store(S + (2 * (d % 3) + 1) * N + i, z, mask=ok)
         tl.debug_barrier()
