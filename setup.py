@@ -10,6 +10,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.11",
     packages=find_packages(include=["espnet_pise", "espnet_pise.*"]),
+    package_data={"espnet_pise.data": ["resources/*.txt.gz"]},
     install_requires=[
         "espnet>=202511",  # 202511 is the newest for Python 3.11
         "torch>=2.9",
@@ -29,6 +30,7 @@ setup(
         "pystoi",
         "pyroomacoustics",
         "mir_eval",  # espnet2.bin.enh_scoring imports it
+        "scikit-learn",  # k-means targets for HuBERT pre-training
     ],
     extras_require={
         "dev": ["pytest", "pytest-timeout", "pysdtw", "tslearn"],

@@ -20,7 +20,12 @@ done
 
 # Debian packages used by the recipes: sox/flac (audio I/O), sctk (sclite scoring),
 # speech synthesizers and ambient recordings for the embedded corpus.
-APT_PACKAGES=(sox flac sctk espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts megaglest-data)
+# pico (libttspico-utils), RHVoice and MBROLA voices live in Debian contrib/non-free, which a
+# default Debian install does not list: the apt step adds those components when they are missing.
+APT_PACKAGES=(sox flac sctk espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts
+              libttspico-utils rhvoice rhvoice-english mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1
+              megaglest-data bible-kjv)
+NONFREE_LIST=/etc/apt/sources.list.d/pise-nonfree.sources
 apt_missing() {
     local missing=()
     for p in "${APT_PACKAGES[@]}"; do
@@ -37,6 +42,12 @@ if ${WITH_APT}; then
             exit 1
         fi
         SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+        if ! apt-cache policy rhvoice 2>/dev/null | grep -q "Candidate: [0-9]"; then
+            codename="$(. /etc/os-release && echo "${VERSION_CODENAME}")"
+            log "adding Debian contrib non-free for ${codename} (${NONFREE_LIST})"
+            printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+                "${codename}" | ${SUDO} tee "${NONFREE_LIST}" >/dev/null
+        fi
         log "apt-get install ${missing}"
         ${SUDO} apt-get update -qq
         DEBIAN_FRONTEND=noninteractive ${SUDO} apt-get install -y -qq --no-install-recommends ${missing} >/dev/null

@@ -1,0 +1,290 @@
+"""Build the embedded noisy-speech corpus (``egs/mini_noisy``) offline, in Kaldi/ESPnet layout.
+
+    python -m espnet_pise.data.corpus --data_dir data --audio_dir corpus --size tiny --nj 2
+
+Sets: ``train``, ``dev``, ``test_clean``, ``test_seen`` (seen noise types and voices, unseen
+sentences), ``test_unseen`` (unseen noise types AND unseen voices), and position-invariance copies
+``test_{seen,unseen}_shift`` (0.1-1.0 s leading offset, filled by the noise) and
+``test_{seen,unseen}_speed`` (speed 0.9 / 1.1), which keep the base set's utterance ids, voices,
+sentences, noise types and SNRs.  Sentences are never shared between any two sets.
+
+Deterministic for a ``--seed``: the plan is a pure function of (size, seed, reverb) and every
+utterance draws from its own seeded generator.  Resumable: each utterance's files are written
+under temporary names and renamed, then its ``.json`` record last; a rerun skips recorded
+utterances and rebuilds the Kaldi lists from the records.
+"""
+import argparse
+import dataclasses
+import json
+import multiprocessing
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from espnet_pise.data import mixing, noise, text, voices
+from espnet_pise.data.validate import check_dir
+
+FS = 16000
+TRAIN_SNRS = (20, 10, 5)
+TEST_SNRS = (20, 10, 5, 0)
+SPEEDS = (0.9, 1.1)
+# utterances per set; babble: sentences per bank part spoken for the babble noise
+SIZES = {
+    "tiny": dict(train=48, dev=12, test=12, babble=12),
+    "small": dict(train=800, dev=100, test=100, babble=40),
+    "default": dict(train=6500, dev=300, test=300, babble=80),
+}
+NOISY_TESTS = ("test_seen", "test_unseen")
+
+
+@dataclasses.dataclass
+class Utt:
+    set: str
+    uid: str
+    voice: str
+    text: str
+    tempo: float
+    pitch: float
+    lead_s: float  # silence before/after the synthesized speech
+    trail_s: float
+    noise: Optional[str] = None  # noise type; None = clean only
+    noise_part: str = "train"
+    snr: Optional[float] = None
+    seed: int = 0
+    shift_s: float = 0.0
+    speed: float = 1.0
+    reverb: bool = False
+
+    @property
+    def category(self) -> str:
+        if self.noise is None:
+            return "clean"
+        cat = f"{self.noise}_{self.snr:g}dB"
+        if self.shift_s:
+            cat += f"_shift{self.shift_s:.2f}s"
+        if self.speed != 1.0:
+            cat += f"_speed{self.speed:g}"
+        return cat
+
+
+def plan(size: str, seed: int, reverb: bool = False) -> Dict[str, List[Utt]]:
+    """All sets' utterances, without touching the disk."""
+    n = SIZES[size]
+    rng = np.random.default_rng(seed)
+    sentences = text.load_sentences()
+    order = rng.permutation(len(sentences))
+    need = n["train"] + n["dev"] + 2 * n["test"] + 2 * n["babble"]
+    if need > len(sentences):
+        raise ValueError(f"size {size} needs {need} sentences, the source has {len(sentences)}")
+    pools, start = {}, 0
+    for name, count in [("test_seen", n["test"]), ("test_unseen", n["test"]), ("dev", n["dev"]),
+                        ("babble_train", n["babble"]), ("babble_test", n["babble"]), ("train", n["train"])]:
+        pools[name] = [sentences[i] for i in order[start:start + count]]
+        start += count
+    seen_voices, unseen_voices = voices.split_voices()
+
+    def make(set_name, voice_list, noise_types, part, snrs, set_seed):
+        r = np.random.default_rng([seed, set_seed])
+        utts = []
+        for i, sentence in enumerate(pools[set_name]):
+            v = voice_list[i % len(voice_list)] if i < len(voice_list) else voice_list[r.integers(len(voice_list))]
+            utts.append(Utt(
+                set=set_name, uid=f"{v.name}-{set_name}-{i:05d}", voice=v.name, text=sentence,
+                tempo=float(r.uniform(0.9, 1.15)), pitch=float(r.uniform(-150, 150)),
+                lead_s=float(r.uniform(0.1, 0.3)), trail_s=float(r.uniform(0.1, 0.3)),
+                noise=None if noise_types is None else str(noise_types[i % len(noise_types)]),
+                noise_part=part, snr=None if snrs is None else float(snrs[r.integers(len(snrs))]),
+                seed=int(r.integers(2 ** 31)), reverb=reverb and noise_types is not None))
+        return utts
+
+    sets = {
+        "train": make("train", seen_voices, noise.SEEN_TYPES, "train", TRAIN_SNRS, 1),
+        "dev": make("dev", seen_voices, noise.SEEN_TYPES, "train", TRAIN_SNRS, 2),
+        "test_seen": make("test_seen", seen_voices, noise.SEEN_TYPES, "test", TEST_SNRS, 3),
+        "test_unseen": make("test_unseen", unseen_voices, noise.UNSEEN_TYPES, "test", TEST_SNRS, 4),
+    }
+    sets["test_clean"] = [dataclasses.replace(u, set="test_clean", noise=None, snr=None, reverb=False)
+                          for u in sets["test_seen"]]
+    for base in NOISY_TESTS:
+        r = np.random.default_rng([seed, 10 + NOISY_TESTS.index(base)])
+        sets[f"{base}_shift"] = [dataclasses.replace(u, set=f"{base}_shift", shift_s=round(float(r.uniform(0.1, 1.0)), 3))
+                                 for u in sets[base]]
+        sets[f"{base}_speed"] = [dataclasses.replace(u, set=f"{base}_speed", speed=SPEEDS[i % 2])
+                                 for i, u in enumerate(sets[base])]
+    babble = {part: [Utt(set=f"babble_{part}", uid=f"babble_{part}-{i:05d}", voice=seen_voices[i % len(seen_voices)].name,
+                         text=s, tempo=1.0, pitch=0.0, lead_s=0.0, trail_s=0.0)
+                     for i, s in enumerate(pools[f"babble_{part}"])] for part in ("train", "test")}
+    return {"babble": babble, **sets}
+
+
+def synth_clean(utt: Utt, path: Path) -> np.ndarray:
+    """The utterance's dry speech (synthesized once, shared by the set and its copies)."""
+    if not path.is_file():
+        tmp = path.with_suffix(".tmp.wav")
+        voices.synthesize(voices.VOICES[utt.voice], utt.text, tmp, utt.tempo, utt.pitch, FS)
+        tmp.rename(path)
+    x, fs = sf.read(str(path), dtype="float64")
+    if fs != FS:
+        raise ValueError(f"{path}: sample rate {fs}, expected {FS}")
+    return x
+
+
+class Builder:
+    def __init__(self, audio_dir: Path, bank: Dict[str, Dict[str, Path]]):
+        self.audio_dir = audio_dir
+        self.bank = bank
+        self._bank_audio: Dict[str, np.ndarray] = {}
+
+    def bank_audio(self, noise_type: str, part: str) -> np.ndarray:
+        key = f"{noise_type}_{part}"
+        if key not in self._bank_audio:
+            self._bank_audio[key], _ = sf.read(str(self.bank[noise_type][part]), dtype="float64")
+        return self._bank_audio[key]
+
+    def record_path(self, utt: Utt) -> Path:
+        return self.audio_dir / utt.set / f"{utt.uid}.json"
+
+    def __call__(self, utt: Utt) -> dict:
+        record = self.record_path(utt)
+        if record.is_file():
+            return json.loads(record.read_text())
+        out = self.audio_dir / utt.set
+        out.mkdir(parents=True, exist_ok=True)
+        dry_dir = self.audio_dir / "dry"
+        dry_dir.mkdir(parents=True, exist_ok=True)
+        base_uid = utt.uid
+        speech = synth_clean(utt, dry_dir / f"{base_uid}.wav")
+        rng = np.random.default_rng(utt.seed)
+        if utt.speed != 1.0:
+            speech = mixing.speed_perturb(speech, utt.speed)
+        lead = int((utt.lead_s + utt.shift_s) * FS)
+        clean = mixing.pad(speech, lead, int(utt.trail_s * FS))
+        files = {}
+        if utt.noise is None:
+            files["clean"] = clean
+            files["noisy"] = clean
+        else:
+            bank = self.bank_audio(utt.noise, utt.noise_part)
+            start = int(rng.integers(len(bank)))
+            reverberant = clean
+            if utt.reverb:
+                reverberant, _ = mixing.reverberate(clean, rng, FS)
+            noisy, speech_scaled, noise_scaled = mixing.mix_at_snr(
+                reverberant, mixing.loop_segment(bank, start, len(clean)), utt.snr, FS)
+            gain = np.abs(speech_scaled).max() / max(np.abs(reverberant).max(), 1e-12)
+            files = {"noisy": noisy, "clean": clean * gain, "noise": noise_scaled}
+        paths = {}
+        for kind, x in files.items():
+            if kind == "noisy" and utt.noise is None:
+                continue
+            path = out / f"{utt.uid}_{kind}.wav"
+            tmp = path.with_suffix(".tmp.wav")
+            sf.write(str(tmp), x, FS, subtype="PCM_16")
+            tmp.rename(path)
+            paths[kind] = str(path.resolve())
+        if utt.noise is None:
+            paths["noisy"] = paths["clean"]
+        rec = {"uid": utt.uid, "spk": utt.voice, "text": utt.text, "category": utt.category,
+               "dur": round(len(clean) / FS, 3), **paths}
+        tmp = record.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rec))
+        tmp.rename(record)
+        return rec
+
+
+_BUILDER: Optional[Builder] = None
+
+
+def _init(builder: Builder):
+    global _BUILDER
+    _BUILDER = builder
+
+
+def _run(utt: Utt) -> dict:
+    return _BUILDER(utt)
+
+
+def run_jobs(fn, jobs, nj: int, desc: str, builder: Optional["Builder"] = None) -> list:
+    """``fn`` over ``jobs`` in order, in ``nj`` forked workers, with a progress bar."""
+    _init(builder)
+    if nj <= 1:
+        return [fn(j) for j in tqdm(jobs, desc=desc, file=sys.stderr)]
+    with multiprocessing.get_context("fork").Pool(nj, initializer=_init, initargs=(builder,)) as pool:
+        return list(tqdm(pool.imap(fn, jobs, chunksize=4), total=len(jobs), desc=desc, file=sys.stderr))
+
+
+def _synth_babble(args):
+    utt, path = args
+    return synth_clean(utt, path)
+
+
+def write_lists(data_dir: Path, records: List[dict]) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    records = sorted(records, key=lambda r: r["uid"])
+    lists = {"wav.scp": "noisy", "spk1.scp": "clean", "noise1.scp": "noise", "text": "text",
+             "text_spk1": "text", "utt2spk": "spk", "utt2dur": "dur", "utt2category": "category"}
+    for name, key in lists.items():
+        if key == "noise" and "noise" not in records[0]:
+            continue
+        with open(data_dir / name, "w", encoding="utf-8") as f:
+            f.writelines(f"{r['uid']} {r[key]}\n" for r in records)
+    spk2utt = defaultdict(list)
+    for r in records:
+        spk2utt[r["spk"]].append(r["uid"])
+    with open(data_dir / "spk2utt", "w") as f:
+        f.writelines(f"{spk} {' '.join(uids)}\n" for spk, uids in sorted(spk2utt.items()))
+
+
+def build(data_dir: Path, audio_dir: Path, size: str = "tiny", seed: int = 0, nj: int = 1,
+          reverb: bool = False, sets: Optional[List[str]] = None) -> Dict[str, List[dict]]:
+    voices.check_programs(voices.VOICES.values())
+    config = {"size": size, "seed": seed, "reverb": reverb}
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    stamp = audio_dir / "corpus.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) != config:
+        raise ValueError(f"{stamp}: built with {stamp.read_text().strip()}, asked for {json.dumps(config)}; "
+                         f"remove {audio_dir} or use another --audio_dir")
+    stamp.write_text(json.dumps(config))
+    corpus = plan(size, seed, reverb)
+
+    babble_jobs = [(u, audio_dir / "dry" / f"{u.uid}.wav") for part in ("train", "test") for u in corpus["babble"][part]]
+    (audio_dir / "dry").mkdir(exist_ok=True)
+    speech = run_jobs(_synth_babble, babble_jobs, nj, "babble speech")
+    babble = {"train": speech[: len(corpus["babble"]["train"])], "test": speech[len(corpus["babble"]["train"]):]}
+    bank = noise.build_bank(audio_dir / "noise", babble, seed, FS)
+
+    # each set's dry speech is synthesized by its base set first, so copies never race on it
+    names = sets or [k for k in corpus if k != "babble"]
+    ordered = sorted(names, key=lambda s: (s.endswith(("_shift", "_speed")) or s == "test_clean", s))
+    records: Dict[str, List[dict]] = {}
+    for name in ordered:
+        records[name] = run_jobs(_run, corpus[name], nj, name, Builder(audio_dir, bank))
+        write_lists(data_dir / name, records[name])
+        problems = check_dir(data_dir / name, FS)
+        if problems:
+            raise RuntimeError(f"{data_dir / name}: invalid after building:\n" + "\n".join(problems[:20]))
+        hours = sum(r["dur"] for r in records[name]) / 3600
+        print(f"{data_dir / name}: {len(records[name])} utterances, {hours:.2f} h", file=sys.stderr)
+    return records
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data_dir", type=Path, default=Path("data"))
+    ap.add_argument("--audio_dir", type=Path, default=Path("corpus"))
+    ap.add_argument("--size", choices=sorted(SIZES), default="default")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--nj", type=int, default=1)
+    ap.add_argument("--reverb", choices=("true", "false"), default="false")
+    ap.add_argument("--sets", nargs="*", default=None, help="build only these sets (default: all)")
+    args = ap.parse_args(argv)
+    build(args.data_dir, args.audio_dir, args.size, args.seed, args.nj, args.reverb == "true", args.sets)
+
+
+if __name__ == "__main__":
+    main()
