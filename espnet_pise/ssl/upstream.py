@@ -243,6 +243,7 @@ def _eval_conv_layers(spec: str) -> List[Tuple[int, int, int]]:
 
 def _torchaudio_model(config: dict, sd: Dict[str, torch.Tensor], path: Path) -> torchaudio.models.Wav2Vec2Model:
     model = torchaudio.models.wav2vec2_model(**config)
+    model.wav2vec2_config = dict(config)  # what espnet_pise.ssl.export writes beside the weights
     missing, unexpected = model.load_state_dict(sd, strict=False)
     unexpected = [k for k in unexpected if not k.startswith(("aux.", "label_embs", "mask_emb", "final_proj"))]
     if missing or unexpected:

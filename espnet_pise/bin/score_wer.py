@@ -1,0 +1,65 @@
+"""Word error rate of a hypothesis text file against a reference (jiwer), ESPnet result style.
+
+    python -m espnet_pise.bin.score_wer --ref data/test/text --hyp exp/.../1best_recog/text --out_dir DIR
+
+Writes ``DIR/result.txt`` (corpus-level Snt/Wrd/Corr/Sub/Del/Ins/Err as sclite's summary line) and
+``DIR/wer.json``.  Every reference utterance must have a hypothesis (an empty one counts as all
+deletions) and the hypotheses must not name unknown utterances: mismatched lists are an error.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import jiwer
+
+
+
+def read_text(path: Path, allow_empty: bool) -> dict:
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            uid, _, text = line.rstrip("\n").partition(" ")
+            if not uid:
+                continue
+            if not text.strip() and not allow_empty:
+                raise ValueError(f"{path}:{lineno}: {uid}: empty reference transcript")
+            out[uid] = " ".join(text.split())
+    return out
+
+
+def score(ref_path: Path, hyp_path: Path) -> dict:
+    refs = read_text(ref_path, allow_empty=False)
+    hyps = read_text(hyp_path, allow_empty=True)
+    missing, extra = set(refs) - set(hyps), set(hyps) - set(refs)
+    if missing or extra:
+        raise ValueError(f"{hyp_path} vs {ref_path}: {len(missing)} utterances without hypothesis "
+                         f"(e.g. {sorted(missing)[:3]}), {len(extra)} unknown (e.g. {sorted(extra)[:3]})")
+    ids = sorted(refs)
+    out = jiwer.process_words([refs[i] for i in ids], [hyps[i] or "" for i in ids])
+    n_words = sum(len(refs[i].split()) for i in ids)
+    res = {"snt": len(ids), "wrd": n_words, "cor": out.hits, "sub": out.substitutions, "del": out.deletions,
+           "ins": out.insertions}
+    res["wer"] = 100.0 * (res["sub"] + res["del"] + res["ins"]) / max(n_words, 1)
+    return res
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ref", type=Path, required=True)
+    ap.add_argument("--hyp", type=Path, required=True)
+    ap.add_argument("--out_dir", type=Path, required=True)
+    args = ap.parse_args(argv)
+    res = score(args.ref, args.hyp)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "wer.json").write_text(json.dumps(res, indent=1))
+    w = res["wrd"] or 1
+    line = (f"|{'Snt':>6}|{'Wrd':>7}|{'Corr':>6}|{'Sub':>6}|{'Del':>6}|{'Ins':>6}|{'Err':>6}|\n"
+            f"|{res['snt']:>6}|{res['wrd']:>7}|{100 * res['cor'] / w:>6.1f}|{100 * res['sub'] / w:>6.1f}|"
+            f"{100 * res['del'] / w:>6.1f}|{100 * res['ins'] / w:>6.1f}|{res['wer']:>6.1f}|\n")
+    (args.out_dir / "result.txt").write_text(line)
+    print(f"{args.hyp}: WER {res['wer']:.2f} %", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
