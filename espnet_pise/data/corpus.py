@@ -35,7 +35,7 @@ TEST_SNRS = (20, 10, 5, 0)
 SPEEDS = (0.9, 1.1)
 # utterances per set; babble: sentences per bank part spoken for the babble noise
 SIZES = {
-    "tiny": dict(train=48, dev=12, test=12, babble=12),
+    "tiny": dict(train=32, dev=8, test=8, babble=12),
     "small": dict(train=800, dev=100, test=100, babble=40),
     "default": dict(train=6500, dev=300, test=300, babble=80),
 }

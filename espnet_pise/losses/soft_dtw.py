@@ -184,3 +184,20 @@ def soft_dtw(
             + _soft_dtw_raw(y, y, mlen, mlen, gamma, bandwidth)
         )
     return value
+
+
+def soft_alignment(x: torch.Tensor, y: torch.Tensor, gamma: float = 0.1) -> torch.Tensor:
+    """Expected soft-DTW alignment E = d sdtw / d cost, (B, N, M), for plots and analysis (CPU).
+
+    Row i of E says how much frame i of ``x`` is matched to each frame of ``y``; with gamma -> 0
+    it becomes the hard DTW path.
+    """
+    from espnet_pise.losses import _sdtw_cpu
+
+    x, y = x.detach().cpu().double().contiguous(), y.detach().cpu().double().contiguous()
+    b, n, m = x.shape[0], x.shape[1], y.shape[1]
+    nlen, mlen = np.full(b, n, dtype=np.int64), np.full(b, m, dtype=np.int64)
+    lo, hi = band_limits(nlen, mlen, n, None)
+    _, table = _dp_table(x, y, nlen, mlen, lo, hi, float(gamma), False)
+    _sdtw_cpu.sdtw_backward(table.numpy(), lo, hi, nlen, mlen, *_scalars(table, gamma))
+    return table

@@ -44,6 +44,14 @@ if [ -f data/.corpus_size ] && [ "$(cat data/.corpus_size)" != "${corpus_size}" 
     exit 1
 fi
 
+# record_revision DIR: the espnet_pise revision a model was trained with (shown in RESULTS.md)
+record_revision() {
+    local rev
+    rev=$(git -C "${PISE_ROOT}" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    git -C "${PISE_ROOT}" diff --quiet HEAD -- 2>/dev/null || rev="${rev}-dirty"
+    echo "${rev}" > "$1/git_revision"
+}
+
 # run_jobs NJ CMD...: run the commands (one per argument) at most NJ at a time; fail if any fails
 run_jobs() {
     local n=$1; shift
@@ -96,6 +104,7 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
             $(data_opts valid data/dev/spk1.scp,speech,sound exp/ssl/km/labels_dev,text,text) \
             --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape \
             > exp/ssl/hubert/train.log 2>&1 || { log "HuBERT training failed: see exp/ssl/hubert/train.log"; exit 1; }
+        record_revision exp/ssl/hubert
         python -m espnet_pise.ssl.export exp/ssl/hubert/valid.loss.best.pth "${ssl_model}"
     else
         log "stage 2: using the SSL checkpoint ${ssl_upstream}"
@@ -120,6 +129,7 @@ if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ] && [ -z "${se_init}" ]; then
         --output_dir "exp/enh_sisnr${tag}" $(data_opts train $(enh_data train)) $(data_opts valid $(enh_data dev)) \
         --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape \
         > "exp/enh_sisnr${tag}/train.log" 2>&1 || { log "failed: see exp/enh_sisnr${tag}/train.log"; exit 1; }
+    record_revision "exp/enh_sisnr${tag}"
 fi
 if [ -n "${se_init}" ]; then
     se_init_opts="--separator_conf init_checkpoint=${se_init}"
@@ -136,6 +146,7 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
             ${se_init_opts} --output_dir "${dir}" $(data_opts train $(enh_data train)) $(data_opts valid $(enh_data dev)) \
             --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape \
             > "${dir}/train.log" 2>&1 || { log "failed: see ${dir}/train.log"; exit 1; }
+        record_revision "${dir}"
     done
 fi
 
@@ -148,6 +159,7 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
         $(data_opts valid data/dev_asr/wav.scp,speech,sound data/dev_asr/text,text,text) \
         --train_shape_file exp/stats/train_asr/speech_shape --valid_shape_file exp/stats/dev_asr/speech_shape \
         > "${asr_exp}/train.log" 2>&1 || { log "failed: see ${asr_exp}/train.log"; exit 1; }
+    record_revision "${asr_exp}"
 fi
 
 test_dirs=$(for s in ${test_sets}; do printf 'data/%s ' "${s}"; done)
@@ -188,6 +200,7 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
         $(data_opts valid $(enh_data dev speech) data/dev/text,text_spk1,text) \
         --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape \
         > "${joint_exp}/train.log" 2>&1 || { log "failed: see ${joint_exp}/train.log"; exit 1; }
+    record_revision "${joint_exp}"
     log "stage 8: enhance and decode the test sets with the joint model"
     run_jobs "${nj}" "$(enhance_cmd "${joint_exp}" --enh_s2t_task true)" \
         "$(decode_cmd "${joint_exp}" "joint_${joint_variant}" data/SET/wav.scp --enh_s2t_task true)" || \
@@ -200,25 +213,25 @@ if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
         s=$(basename "${d}")
         python -m espnet_pise.bin.score_wer --ref "data/${s}/text" --hyp "${d}/1best_recog/text" --out_dir "${d}/score_wer"
     done
-    cmds=()
+    jobs=()
     for s in ${test_sets}; do
         [ "${s}" = test_clean ] && continue
-        for exp in exp/noisy_input "${joint_exp}" $(for v in ${variants}; do echo "exp/enh_${v}${tag}"; done); do
-            inf="${exp}/enhanced_${s}/spk1.scp"; [ "${exp}" = exp/noisy_input ] && inf="data/${s}/wav.scp"
-            cmds+=("[ -f ${exp}/scoring_${s}/STOI_spk1 ] || { mkdir -p ${exp}/scoring_${s} && OMP_NUM_THREADS=1 python -m espnet_pise.bin.enh_scoring \
-                --output_dir ${exp}/scoring_${s} --use_pesq true --key_file data/${s}/wav.scp --ref_scp data/${s}/spk1.scp \
-                --inf_scp ${inf} > ${exp}/scoring_${s}/scoring.log 2>&1; }")
+        jobs+=("noisy/${s}=data/${s}/spk1.scp:data/${s}/wav.scp:exp/noisy_input/scoring_${s}")
+        for exp in $(for v in ${variants}; do echo "exp/enh_${v}${tag}"; done) "${joint_exp}"; do
+            jobs+=("${exp}/${s}=data/${s}/spk1.scp:${exp}/enhanced_${s}/spk1.scp:${exp}/scoring_${s}")
         done
     done
-    run_jobs "${nj}" "${cmds[@]}" || { log "enh scoring failed: see exp/*/scoring_*/scoring.log"; exit 1; }
+    python -m espnet_pise.bin.score_enh --nj "${nj}" "${jobs[@]}" > exp/score_enh.log 2>&1 || \
+        { log "failed: see exp/score_enh.log"; exit 1; }
 fi
 
 if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
     log "stage 10: report"
-    python -m espnet_pise.bin.make_report --exp exp --asr_exp "${asr_exp}" --test_sets ${test_sets} \
+    python -m espnet_pise.bin.make_report --asr_exp "${asr_exp}" --test_sets ${test_sets} \
         --systems ${systems} "joint_${joint_variant}" --se_exps "noisy:exp/noisy_input" \
         $(for v in ${variants}; do echo "enh_${v}:exp/enh_${v}${tag}"; done) "joint_${joint_variant}:${joint_exp}" \
+        --alignment_system "enh_${joint_variant}" --title "mini_noisy pise1 (${corpus_size} corpus)" \
         --out RESULTS.md --plot_dir exp/plots
-    log "RESULTS.md written"
+    log "RESULTS.md written; plots in exp/plots"
 fi
 log "done (stages ${stage}..${stop_stage})"
