@@ -66,7 +66,7 @@ class Utt:
             return "clean"
         cat = f"{self.noise}_{self.snr:g}dB"
         if self.shift_s:
-            cat += f"_shift{self.shift_s:.2f}s"
+            cat += f"_shift{self.shift_s:.3f}s"
         if self.speed != 1.0:
             cat += f"_speed{self.speed:g}"
         return cat

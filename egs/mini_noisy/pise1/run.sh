@@ -3,6 +3,9 @@
 # embedded offline corpus.  Stages (--stage / --stop_stage):
 #   1 data  2 SSL model  3 tokens  4 SE pre-training  5 SE fine-tuning per variant  6 ASR back end
 #   7 cascade decoding  8 joint SE+ASR (enh_s2t)  9 scoring  10 report (RESULTS.md + plots)
+# The body is one { ... } block: bash reads it whole before running, so editing this file while
+# a run is going cannot change what that run executes.
+{
 set -euo pipefail
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -52,6 +55,18 @@ record_revision() {
     echo "${rev}" > "$1/git_revision"
 }
 
+# train DIR MODULE ARGS...: ESPnet training (python -m espnet_pise.bin.MODULE) into DIR, skipped when
+# DIR holds a finished model (git_revision is written after success); an interrupted run resumes
+# from its last epoch (--resume true)
+train() {
+    local dir=$1 module=$2; shift 2
+    if [ -f "${dir}/git_revision" ]; then log "  ${dir}: trained already, skipped"; return 0; fi
+    mkdir -p "${dir}"
+    python -m "espnet_pise.bin.${module}" ${train_opts} --output_dir "${dir}" "$@" >> "${dir}/train.log" 2>&1 || \
+        { log "training failed: see ${dir}/train.log"; exit 1; }
+    record_revision "${dir}"
+}
+
 # run_jobs NJ CMD...: run the commands (one per argument) at most NJ at a time; fail if any fails
 run_jobs() {
     local n=$1; shift
@@ -97,14 +112,11 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
         [ -f exp/ssl/km/labels_dev ] || python -m espnet_pise.ssl.kmeans --out_dir exp/ssl/km --n_clusters "${n_clusters}" \
             --seed "${seed}" train:data/train/spk1.scp dev:data/dev/spk1.scp > exp/ssl/km/kmeans.log 2>&1 || \
             { log "k-means failed: see exp/ssl/km/kmeans.log"; exit 1; }
-        python -m espnet_pise.bin.hubert_train --config "${conf}/train_ssl_hubert${conf_suffix}.yaml" ${train_opts} \
-            --output_dir exp/ssl/hubert --num_classes "$(wc -l < exp/ssl/km/token_list)" \
-            --token_list exp/ssl/km/token_list --token_type word \
+        train exp/ssl/hubert hubert_train --config "${conf}/train_ssl_hubert${conf_suffix}.yaml" \
+            --num_classes "$(wc -l < exp/ssl/km/token_list)" --token_list exp/ssl/km/token_list --token_type word \
             $(data_opts train data/train/spk1.scp,speech,sound exp/ssl/km/labels_train,text,text) \
             $(data_opts valid data/dev/spk1.scp,speech,sound exp/ssl/km/labels_dev,text,text) \
-            --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape \
-            > exp/ssl/hubert/train.log 2>&1 || { log "HuBERT training failed: see exp/ssl/hubert/train.log"; exit 1; }
-        record_revision exp/ssl/hubert
+            --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape
         python -m espnet_pise.ssl.export exp/ssl/hubert/valid.loss.best.pth "${ssl_model}"
     else
         log "stage 2: using the SSL checkpoint ${ssl_upstream}"
@@ -115,21 +127,20 @@ fi
 if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
     log "stage 3: sentencepiece (${nbpe} units) on the training transcripts"
     mkdir -p data/token
+    [ -s data/token/tokens.txt ] && log "  data/token/tokens.txt exists, skipped" || {
     python -m espnet_pise.bin.spm_train --text data/train/text --out_prefix data/token/bpe --vocab_size "${nbpe}"
     python -m espnet2.bin.tokenize_text --token_type bpe --bpemodel data/token/bpe.model --input data/train/text \
         --output data/token/tokens.txt --field 2- --write_vocabulary true \
         --add_symbol "<blank>:0" --add_symbol "<unk>:1" --add_symbol "<sos/eos>:-1" > data/token/tokenize.log 2>&1
+    }
 fi
 token_opts="--token_type bpe --bpemodel data/token/bpe.model --token_list data/token/tokens.txt"
 
 if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ] && [ -z "${se_init}" ]; then
     log "stage 4: SE pre-training with SI-SNR (log: exp/enh_sisnr${tag}/train.log)"
-    mkdir -p "exp/enh_sisnr${tag}"
-    python -m espnet_pise.bin.enh_train --config "${conf}/train_enh_demucs_sisnr${conf_suffix}.yaml" ${train_opts} \
-        --output_dir "exp/enh_sisnr${tag}" $(data_opts train $(enh_data train)) $(data_opts valid $(enh_data dev)) \
-        --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape \
-        > "exp/enh_sisnr${tag}/train.log" 2>&1 || { log "failed: see exp/enh_sisnr${tag}/train.log"; exit 1; }
-    record_revision "exp/enh_sisnr${tag}"
+    train "exp/enh_sisnr${tag}" enh_train --config "${conf}/train_enh_demucs_sisnr${conf_suffix}.yaml" \
+        $(data_opts train $(enh_data train)) $(data_opts valid $(enh_data dev)) \
+        --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape
 fi
 if [ -n "${se_init}" ]; then
     se_init_opts="--separator_conf init_checkpoint=${se_init}"
@@ -141,25 +152,18 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     for v in ${variants}; do
         dir="exp/enh_${v}${tag}"
         log "stage 5: SE fine-tuning through the SSL model with ${v} (log: ${dir}/train.log)"
-        mkdir -p "${dir}"
-        python -m espnet_pise.bin.enh_train --config "${conf}/train_enh_demucs_${v}${conf_suffix}.yaml" ${train_opts} \
-            ${se_init_opts} --output_dir "${dir}" $(data_opts train $(enh_data train)) $(data_opts valid $(enh_data dev)) \
-            --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape \
-            > "${dir}/train.log" 2>&1 || { log "failed: see ${dir}/train.log"; exit 1; }
-        record_revision "${dir}"
+        train "${dir}" enh_train --config "${conf}/train_enh_demucs_${v}${conf_suffix}.yaml" ${se_init_opts} \
+            $(data_opts train $(enh_data train)) $(data_opts valid $(enh_data dev)) \
+            --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape
     done
 fi
 
 if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
     log "stage 6: ASR back end on clean + noisy training speech (log: ${asr_exp}/train.log)"
-    mkdir -p "${asr_exp}"
-    python -m espnet_pise.bin.asr_train --config "${conf}/train_asr_ssl_transformer${conf_suffix}.yaml" ${train_opts} \
-        ${token_opts} --output_dir "${asr_exp}" \
+    train "${asr_exp}" asr_train --config "${conf}/train_asr_ssl_transformer${conf_suffix}.yaml" ${token_opts} \
         $(data_opts train data/train_asr/wav.scp,speech,sound data/train_asr/text,text,text) \
         $(data_opts valid data/dev_asr/wav.scp,speech,sound data/dev_asr/text,text,text) \
-        --train_shape_file exp/stats/train_asr/speech_shape --valid_shape_file exp/stats/dev_asr/speech_shape \
-        > "${asr_exp}/train.log" 2>&1 || { log "failed: see ${asr_exp}/train.log"; exit 1; }
-    record_revision "${asr_exp}"
+        --train_shape_file exp/stats/train_asr/speech_shape --valid_shape_file exp/stats/dev_asr/speech_shape
 fi
 
 test_dirs=$(for s in ${test_sets}; do printf 'data/%s ' "${s}"; done)
@@ -192,15 +196,12 @@ fi
 
 if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
     log "stage 8: joint SE + ASR fine-tuning with ${joint_variant} (log: ${joint_exp}/train.log)"
-    mkdir -p "${joint_exp}"
-    python -m espnet_pise.bin.enh_s2t_train --config "${conf}/train_enh_asr_demucs_${joint_variant}${conf_suffix}.yaml" \
-        ${train_opts} ${token_opts} --output_dir "${joint_exp}" \
-        --init_param "exp/enh_${joint_variant}${tag}/valid.loss.best.pth::enh_model" "${asr_exp}/valid.acc.ave.pth::s2t_model" \
+    train "${joint_exp}" enh_s2t_train --config "${conf}/train_enh_asr_demucs_${joint_variant}${conf_suffix}.yaml" \
+        ${token_opts} --init_param "exp/enh_${joint_variant}${tag}/valid.loss.best.pth::enh_model" \
+        "${asr_exp}/valid.acc.ave.pth::s2t_model" \
         $(data_opts train $(enh_data train speech) data/train/text,text_spk1,text) \
         $(data_opts valid $(enh_data dev speech) data/dev/text,text_spk1,text) \
-        --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape \
-        > "${joint_exp}/train.log" 2>&1 || { log "failed: see ${joint_exp}/train.log"; exit 1; }
-    record_revision "${joint_exp}"
+        --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape
     log "stage 8: enhance and decode the test sets with the joint model"
     run_jobs "${nj}" "$(enhance_cmd "${joint_exp}" --enh_s2t_task true)" \
         "$(decode_cmd "${joint_exp}" "joint_${joint_variant}" data/SET/wav.scp --enh_s2t_task true)" || \
@@ -235,3 +236,5 @@ if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
     log "RESULTS.md written; plots in exp/plots"
 fi
 log "done (stages ${stage}..${stop_stage})"
+exit 0
+}

@@ -1,0 +1,71 @@
+"""The whole egs/mini_noisy/pise1 recipe on the tiny corpus with tiny configs (CI end-to-end test)."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RECIPE = Path(__file__).resolve().parents[2] / "egs" / "mini_noisy" / "pise1"
+SYSTEMS = ["noisy", "enh_ssl_mse", "enh_ssl_mse_pad", "enh_ssl_sdtw", "joint_ssl_sdtw"]
+TEST_SETS = ["test_clean", "test_seen", "test_seen_shift", "test_seen_speed", "test_unseen", "test_unseen_shift",
+             "test_unseen_speed"]
+
+
+def run(recipe: Path, *args: str) -> str:
+    env = dict(os.environ, PISE_VENV=str(Path(sys.executable).parent.parent))
+    res = subprocess.run(["bash", "run.sh", "--corpus_size", "tiny", "--nj", "2", *args], cwd=recipe, env=env,
+                         capture_output=True, text=True, timeout=1800)
+    assert res.returncode == 0, f"run.sh {args} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+    return res.stdout + res.stderr
+
+
+def table(results: str, title: str) -> dict:
+    block = results.split(f"### {title}\n", 1)[1].split("\n\n", 2)[1]
+    lines = [line for line in block.splitlines() if line.startswith("|")]
+    header = lines[0].strip("|").split("|")[1:]
+    return {row.strip("|").split("|")[0]: dict(zip(header, row.strip("|").split("|")[1:])) for row in lines[2:]}
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    dst = tmp_path_factory.mktemp("recipe") / "pise1"
+    shutil.copytree(RECIPE, dst, symlinks=False, ignore=shutil.ignore_patterns("data", "exp", "corpus_*", "RESULTS.md"))
+    log = run(dst)
+    return dst, log
+
+
+def test_results_cover_every_system_and_test_set(recipe):
+    dst, _ = recipe
+    results = (dst / "RESULTS.md").read_text()
+    wer = table(results, "WER")
+    assert sorted(wer) == sorted(SYSTEMS)
+    for system in SYSTEMS:
+        for s in TEST_SETS:
+            assert re.fullmatch(r"\d+\.\d \(\d+\.\d/\d+\.\d/\d+\.\d\)", wer[system][s]), (system, s, wer[system][s])
+    for title in ("PESQ (wide band)", "STOI (x100)", "SI-SDR (dB)"):
+        t = table(results, title)
+        assert sorted(t) == sorted(SYSTEMS)
+        for system in SYSTEMS:
+            for s in TEST_SETS[1:]:
+                float(t[system][s])
+    for png in ("wer.png", "se_training_curves.png", "sdtw_alignment.png"):
+        assert (dst / "exp" / "plots" / png).stat().st_size > 1000
+
+
+def test_rerun_skips_finished_work(recipe):
+    dst, _ = recipe
+    models = {p: p.stat().st_mtime for p in (dst / "exp").rglob("valid.*.pth")}
+    log = run(dst, "--stage", "2")
+    assert "trained already, skipped" in log
+    assert {p: p.stat().st_mtime for p in (dst / "exp").rglob("valid.*.pth")} == models
+
+
+def test_switching_corpus_size_is_refused(recipe):
+    dst, _ = recipe
+    env = dict(os.environ, PISE_VENV=str(Path(sys.executable).parent.parent))
+    res = subprocess.run(["bash", "run.sh", "--corpus_size", "small", "--stop_stage", "1"], cwd=dst, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode != 0 and "built with --corpus_size tiny" in res.stdout + res.stderr

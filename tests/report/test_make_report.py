@@ -1,0 +1,56 @@
+import json
+
+import pytest
+
+from espnet_pise.bin import make_report, score_enh, score_wer
+from espnet_pise.report.plots import epoch_losses
+
+
+def test_score_wer_counts(tmp_path):
+    (tmp_path / "ref").write_text("u1 A B C D\nu2 E F\n")
+    (tmp_path / "hyp").write_text("u1 A X C D E\nu2\n")
+    r = score_wer.score(tmp_path / "ref", tmp_path / "hyp")
+    assert (r["sub"], r["del"], r["ins"], r["wrd"]) == (1, 2, 1, 6)
+    assert r["wer"] == pytest.approx(100 * 4 / 6)
+    (tmp_path / "hyp2").write_text("u1 A\n")
+    with pytest.raises(ValueError, match="without hypothesis"):
+        score_wer.score(tmp_path / "ref", tmp_path / "hyp2")
+    (tmp_path / "ref2").write_text("u1 \n")
+    with pytest.raises(ValueError, match="empty reference"):
+        score_wer.score(tmp_path / "ref2", tmp_path / "hyp")
+
+
+def test_si_sdr_known_values():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal(16000)
+    noise = rng.standard_normal(16000)
+    noise -= (noise @ ref) / (ref @ ref) * ref  # orthogonal to the reference
+    est = 3.0 * ref + noise * np.sqrt((ref @ ref) / (noise @ noise)) * 0.3  # 20 dB below the scaled target
+    assert score_enh.si_sdr(ref, est) == pytest.approx(20.0, abs=0.05)
+
+
+def test_report_refuses_missing_results(tmp_path):
+    with pytest.raises(SystemExit, match="results missing"):
+        make_report.main(["--asr_exp", str(tmp_path), "--systems", "noisy", "--test_sets", "test_seen",
+                          "--out", str(tmp_path / "R.md"), "--plot_dir", str(tmp_path)])
+
+
+def test_report_tables(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for system, w in (("noisy", 30.0), ("enh_x", 20.0)):
+        d = tmp_path / "asr" / f"decode_{system}" / "test_seen" / "score_wer"
+        d.mkdir(parents=True)
+        d.joinpath("wer.json").write_text(json.dumps({"wer": w, "wrd": 10, "sub": 2, "del": 1, "ins": 0}))
+        s = tmp_path / system / "scoring_test_seen"
+        s.mkdir(parents=True)
+        s.joinpath("metrics.json").write_text(json.dumps({"pesq_wb": 1.5, "stoi": 0.8, "si_sdr": 5.0, "n": 1}))
+    (tmp_path / "enh_x" / "train.log").write_text(
+        "1epoch results: [train] loss=3.0, [valid] loss=2.0, [att_plot] x\n2epoch results: [train] loss=2.5, [valid] loss=1.5,\n")
+    make_report.main(["--asr_exp", "asr", "--systems", "noisy", "enh_x", "--se_exps", "noisy:noisy", "enh_x:enh_x",
+                      "--test_sets", "test_seen", "--out", "R.md", "--plot_dir", "plots"])
+    text = (tmp_path / "R.md").read_text()
+    assert "|enh_x|20.0 (20.0/10.0/0.0)|" in text and "|enh_x|1.50|" in text and "|enh_x|80.0|" in text
+    assert (tmp_path / "plots" / "wer.png").is_file() and (tmp_path / "plots" / "se_training_curves.png").is_file()
+    assert epoch_losses(tmp_path / "enh_x" / "train.log") == {"train": [3.0, 2.5], "valid": [2.0, 1.5]}
