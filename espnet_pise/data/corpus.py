@@ -59,6 +59,7 @@ class Utt:
     shift_s: float = 0.0
     speed: float = 1.0
     reverb: bool = False
+    source: Optional[str] = None  # a recorded clean file (real corpora) instead of a synthetic voice
 
     @property
     def category(self) -> str:
@@ -110,20 +111,37 @@ def plan(size: str, seed: int, reverb: bool = False) -> Dict[str, List[Utt]]:
     }
     sets["test_clean"] = [dataclasses.replace(u, set="test_clean", noise=None, snr=None, reverb=False)
                           for u in sets["test_seen"]]
-    for base in NOISY_TESTS:
-        r = np.random.default_rng([seed, 10 + NOISY_TESTS.index(base)])
-        sets[f"{base}_shift"] = [dataclasses.replace(u, set=f"{base}_shift", shift_s=round(float(r.uniform(0.1, 1.0)), 3))
-                                 for u in sets[base]]
-        sets[f"{base}_speed"] = [dataclasses.replace(u, set=f"{base}_speed", speed=SPEEDS[i % 2])
-                                 for i, u in enumerate(sets[base])]
+    sets.update(position_copies(sets, seed))
     babble = {part: [Utt(set=f"babble_{part}", uid=f"babble_{part}-{i:05d}", voice=seen_voices[i % len(seen_voices)].name,
                          text=s, tempo=1.0, pitch=0.0, lead_s=0.0, trail_s=0.0)
                      for i, s in enumerate(pools[f"babble_{part}"])] for part in ("train", "test")}
     return {"babble": babble, **sets}
 
 
+def position_copies(sets: Dict[str, List[Utt]], seed: int) -> Dict[str, List[Utt]]:
+    """``<set>_shift`` (0.1-1.0 s leading offset) and ``<set>_speed`` (0.9 / 1.1) copies of the noisy
+    test sets, keeping utterance ids, sentences, noise types and SNRs."""
+    out = {}
+    for k, base in enumerate(b for b in NOISY_TESTS if b in sets):
+        r = np.random.default_rng([seed, 10 + k])
+        out[f"{base}_shift"] = [dataclasses.replace(u, set=f"{base}_shift", shift_s=round(float(r.uniform(0.1, 1.0)), 3))
+                                for u in sets[base]]
+        out[f"{base}_speed"] = [dataclasses.replace(u, set=f"{base}_speed", speed=SPEEDS[i % 2])
+                                for i, u in enumerate(sets[base])]
+    return out
+
+
 def synth_clean(utt: Utt, path: Path) -> np.ndarray:
-    """The utterance's dry speech (synthesized once, shared by the set and its copies)."""
+    """The utterance's dry speech: its recorded ``source`` file, or synthesized once into ``path``
+    (shared by the set and its copies)."""
+    if utt.source is not None:
+        try:
+            x, fs = sf.read(utt.source, dtype="float64")
+        except Exception as e:
+            raise RuntimeError(f"{utt.source}: cannot read the clean speech of {utt.uid} ({e})") from e
+        if x.ndim != 1:
+            raise ValueError(f"{utt.source}: {x.shape[1]} channels, expected mono")
+        return mixing.resample(x, fs, FS)
     if not path.is_file():
         tmp = path.with_suffix(".tmp.wav")
         voices.synthesize(voices.VOICES[utt.voice], utt.text, tmp, utt.tempo, utt.pitch, FS)
@@ -258,12 +276,18 @@ def build(data_dir: Path, audio_dir: Path, size: str = "tiny", seed: int = 0, nj
     babble = {"train": speech[: len(corpus["babble"]["train"])], "test": speech[len(corpus["babble"]["train"]):]}
     bank = noise.build_bank(audio_dir / "noise", babble, seed, FS)
 
-    # each set's dry speech is synthesized by its base set first, so copies never race on it
-    names = sets or [k for k in corpus if k != "babble"]
-    ordered = sorted(names, key=lambda s: (s.endswith(("_shift", "_speed")) or s == "test_clean", s))
+    return build_sets(data_dir, audio_dir, {k: v for k, v in corpus.items() if k != "babble" and (not sets or k in sets)},
+                      bank, nj)
+
+
+def build_sets(data_dir: Path, audio_dir: Path, sets: Dict[str, List[Utt]], bank: Dict[str, Dict[str, Path]],
+               nj: int = 1) -> Dict[str, List[dict]]:
+    """Mix every set's utterances (resumable), write and validate its Kaldi lists."""
+    # base sets first: their dry speech is synthesized before the copies read it
+    ordered = sorted(sets, key=lambda s: (s.endswith(("_shift", "_speed")) or s == "test_clean", s))
     records: Dict[str, List[dict]] = {}
     for name in ordered:
-        records[name] = run_jobs(_run, corpus[name], nj, name, Builder(audio_dir, bank))
+        records[name] = run_jobs(_run, sets[name], nj, name, Builder(audio_dir, bank))
         write_lists(data_dir / name, records[name])
         problems = check_dir(data_dir / name, FS)
         if problems:
