@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# pise.sh: the staged recipe shared by egs/*/pise1 (each recipe's run.sh calls it with its options):
+# position-invariant SSL fine-tuning of a Demucs SE front end for ASR.  Stages (--stage / --stop_stage):
+#   1 data  2 SSL model  3 tokens  4 SE pre-training  5 SE fine-tuning per variant  6 ASR back end
+#   7 cascade decoding  8 joint SE+ASR (enh_s2t)  9 scoring  10 report (RESULTS.md + plots)
+# The body is one { ... } block: bash reads it whole before running, so editing this file while
+# a run is going cannot change what that run executes.
+{
+set -euo pipefail
+log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
+cd "$(dirname "${BASH_SOURCE[0]}")"
+. ./path.sh
+
+stage=1
+stop_stage=10
+ngpu=0                  # 1: train and decode on a GPU
+nj=2                    # parallel jobs (corpus building, decoding)
+corpus_size=default     # tiny (CI) | small | default: passed to local/data.sh, selects *_tiny configs
+local_data_opts=""      # further options of the recipe's local/data.sh (e.g. corpus paths)
+seed=0
+reverb=false
+ssl_upstream=pretrain   # "pretrain" (stage 2 trains a HuBERT here) or a local HuBERT/wav2vec2 checkpoint
+n_clusters=100          # k-means targets for the HuBERT pre-training
+nbpe=300
+variants="ssl_mse ssl_mse_pad ssl_sdtw"
+joint_variant=ssl_sdtw  # the stage-5 model that stage 8 fine-tunes jointly with the ASR back end
+se_init=""              # a denoiser checkpoint (e.g. master64.th): replaces stage-4 pre-training
+conf_suffix=auto        # auto: "_tiny" for the tiny corpus, "" otherwise
+test_sets="test_clean test_seen test_seen_shift test_seen_speed test_unseen test_unseen_shift test_unseen_speed"
+tag=""                  # appended to experiment names
+
+. utils/parse_options.sh
+
+[ "${conf_suffix}" = auto ] && conf_suffix=$([ "${corpus_size}" = tiny ] && echo _tiny || echo "")
+[ "${corpus_size}" = tiny ] && [ "${n_clusters}" = 100 ] && n_clusters=20
+[ "${corpus_size}" = tiny ] && [ "${nbpe}" = 300 ] && nbpe=60
+conf=conf/tuning
+ssl_model=exp/ssl/upstream.pt  # the configs name this path
+asr_exp=exp/asr_ssl${tag}
+joint_exp=exp/enh_asr_${joint_variant}${tag}
+device_opts="--ngpu ${ngpu}"
+train_opts="${device_opts} --resume true --use_tensorboard true"
+systems="noisy $(for v in ${variants}; do printf 'enh_%s ' "${v}"; done)"
+
+# data/ and exp/ belong to one corpus size: refuse to mix them
+if [ -f data/.corpus_size ] && [ "$(cat data/.corpus_size)" != "${corpus_size}" ]; then
+    log "ERROR: data/ was built with --corpus_size $(cat data/.corpus_size); remove data/ and exp/ (or use a copy of this recipe) to switch to ${corpus_size}"
+    exit 1
+fi
+
+# record_revision DIR: the espnet_pise revision a model was trained with (shown in RESULTS.md)
+record_revision() {
+    local rev
+    rev=$(git -C "${PISE_ROOT}" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    git -C "${PISE_ROOT}" diff --quiet HEAD -- 2>/dev/null || rev="${rev}-dirty"
+    echo "${rev}" > "$1/git_revision"
+}
+
+# train DIR MODULE ARGS...: ESPnet training (python -m espnet_pise.bin.MODULE) into DIR, skipped when
+# DIR holds a finished model (git_revision is written after success); an interrupted run resumes
+# from its last epoch (--resume true)
+train() {
+    local dir=$1 module=$2; shift 2
+    if [ -f "${dir}/git_revision" ]; then log "  ${dir}: trained already, skipped"; return 0; fi
+    mkdir -p "${dir}"
+    python -m "espnet_pise.bin.${module}" ${train_opts} --output_dir "${dir}" "$@" >> "${dir}/train.log" 2>&1 || \
+        { log "training failed: see ${dir}/train.log"; exit 1; }
+    record_revision "${dir}"
+}
+
+# run_jobs NJ CMD...: run the commands (one per argument) at most NJ at a time; fail if any fails
+run_jobs() {
+    local n=$1; shift
+    local pids=() failed=0
+    for cmd in "$@"; do
+        bash -c "${cmd}" & pids+=($!)
+        if [ ${#pids[@]} -ge "${n}" ]; then wait "${pids[0]}" || failed=1; pids=("${pids[@]:1}"); fi
+    done
+    for p in "${pids[@]}"; do wait "${p}" || failed=1; done
+    return ${failed}
+}
+
+# enh_data SET [MIX_NAME]: noisy and clean inputs for SE training (enh_s2t calls the mixture "speech")
+enh_data() { echo "data/$1/wav.scp,${2:-speech_mix},sound data/$1/spk1.scp,speech_ref1,sound"; }
+data_opts() {  # data_opts train|valid NAME,TYPE... paths
+    local split=$1; shift
+    for d in "$@"; do printf -- "--%s_data_path_and_name_and_type %s " "${split}" "${d}"; done
+}
+
+if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
+    log "stage 1: data (${corpus_size} corpus)"
+    mkdir -p data exp
+    local/data.sh --corpus_size "${corpus_size}" --nj "${nj}" --seed "${seed}" --reverb "${reverb}" ${local_data_opts}
+    echo "${corpus_size}" > data/.corpus_size
+    for s in train dev; do
+        python -m espnet_pise.data.shapes "data/${s}/wav.scp" "exp/stats/${s}/speech_shape"
+    done
+    # ASR back end data: the clean AND the noisy version of every train/dev utterance
+    for s in train dev; do
+        mkdir -p "data/${s}_asr"
+        { awk '{print $1 "-clean", $2}' "data/${s}/spk1.scp"; awk '{print $1 "-noisy", $2}' "data/${s}/wav.scp"; } | sort > "data/${s}_asr/wav.scp"
+        { awk '{$1 = $1 "-clean"; print}' "data/${s}/text"; awk '{$1 = $1 "-noisy"; print}' "data/${s}/text"; } | sort > "data/${s}_asr/text"
+        python -m espnet_pise.data.shapes "data/${s}_asr/wav.scp" "exp/stats/${s}_asr/speech_shape"
+    done
+fi
+
+if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
+    if [ -f "${ssl_model}" ]; then
+        log "stage 2: ${ssl_model} exists, skipped"
+    elif [ "${ssl_upstream}" = pretrain ]; then
+        log "stage 2: HuBERT pre-training on the clean training speech (log: exp/ssl/hubert/train.log)"
+        mkdir -p exp/ssl/hubert exp/ssl/km
+        [ -f exp/ssl/km/labels_dev ] || python -m espnet_pise.ssl.kmeans --out_dir exp/ssl/km --n_clusters "${n_clusters}" \
+            --seed "${seed}" train:data/train/spk1.scp dev:data/dev/spk1.scp > exp/ssl/km/kmeans.log 2>&1 || \
+            { log "k-means failed: see exp/ssl/km/kmeans.log"; exit 1; }
+        train exp/ssl/hubert hubert_train --config "${conf}/train_ssl_hubert${conf_suffix}.yaml" \
+            --num_classes "$(wc -l < exp/ssl/km/token_list)" --token_list exp/ssl/km/token_list --token_type word \
+            $(data_opts train data/train/spk1.scp,speech,sound exp/ssl/km/labels_train,text,text) \
+            $(data_opts valid data/dev/spk1.scp,speech,sound exp/ssl/km/labels_dev,text,text) \
+            --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape
+        python -m espnet_pise.ssl.export exp/ssl/hubert/valid.loss.best.pth "${ssl_model}"
+    else
+        log "stage 2: using the SSL checkpoint ${ssl_upstream}"
+        python -m espnet_pise.ssl.export "${ssl_upstream}" "${ssl_model}"
+    fi
+fi
+
+if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
+    log "stage 3: sentencepiece (${nbpe} units) on the training transcripts"
+    mkdir -p data/token
+    [ -s data/token/tokens.txt ] && log "  data/token/tokens.txt exists, skipped" || {
+    python -m espnet_pise.bin.spm_train --text data/train/text --out_prefix data/token/bpe --vocab_size "${nbpe}"
+    python -m espnet2.bin.tokenize_text --token_type bpe --bpemodel data/token/bpe.model --input data/train/text \
+        --output data/token/tokens.txt --field 2- --write_vocabulary true \
+        --add_symbol "<blank>:0" --add_symbol "<unk>:1" --add_symbol "<sos/eos>:-1" > data/token/tokenize.log 2>&1
+    }
+fi
+token_opts="--token_type bpe --bpemodel data/token/bpe.model --token_list data/token/tokens.txt"
+
+if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ] && [ -z "${se_init}" ]; then
+    log "stage 4: SE pre-training with SI-SNR (log: exp/enh_sisnr${tag}/train.log)"
+    train "exp/enh_sisnr${tag}" enh_train --config "${conf}/train_enh_demucs_sisnr${conf_suffix}.yaml" \
+        $(data_opts train $(enh_data train)) $(data_opts valid $(enh_data dev)) \
+        --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape
+fi
+if [ -n "${se_init}" ]; then
+    se_init_opts="--separator_conf init_checkpoint=${se_init}"
+else
+    se_init_opts="--init_param exp/enh_sisnr${tag}/valid.loss.best.pth"
+fi
+
+if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
+    for v in ${variants}; do
+        dir="exp/enh_${v}${tag}"
+        log "stage 5: SE fine-tuning through the SSL model with ${v} (log: ${dir}/train.log)"
+        train "${dir}" enh_train --config "${conf}/train_enh_demucs_${v}${conf_suffix}.yaml" ${se_init_opts} \
+            $(data_opts train $(enh_data train)) $(data_opts valid $(enh_data dev)) \
+            --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape
+    done
+fi
+
+if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
+    log "stage 6: ASR back end on clean + noisy training speech (log: ${asr_exp}/train.log)"
+    train "${asr_exp}" asr_train --config "${conf}/train_asr_ssl_transformer${conf_suffix}.yaml" ${token_opts} \
+        $(data_opts train data/train_asr/wav.scp,speech,sound data/train_asr/text,text,text) \
+        $(data_opts valid data/dev_asr/wav.scp,speech,sound data/dev_asr/text,text,text) \
+        --train_shape_file exp/stats/train_asr/speech_shape --valid_shape_file exp/stats/dev_asr/speech_shape
+fi
+
+test_dirs=$(for s in ${test_sets}; do printf 'data/%s ' "${s}"; done)
+# enhance_cmd EXP [options]: enhance every test set with the SE model of EXP (one process)
+enhance_cmd() {
+    local exp=$1; shift
+    echo "OMP_NUM_THREADS=1 python -m espnet_pise.bin.enhance_sets --train_config ${exp}/config.yaml \
+        --model_file ${exp}/valid.loss.best.pth --out_root ${exp} $* ${test_dirs} > ${exp}/enhance.log 2>&1"
+}
+# decode_cmd EXP SYSTEM SCP_PATTERN [options]: decode every test set (SCP_PATTERN with SET for the set name)
+decode_cmd() {
+    local exp=$1 system=$2 pattern=$3; shift 3
+    local jobs=""
+    for s in ${test_sets}; do jobs+=" ${s}=${pattern//SET/${s}}:${asr_exp}/decode_${system}/${s}"; done
+    echo "mkdir -p ${asr_exp}/decode_${system} && OMP_NUM_THREADS=1 python -m espnet_pise.bin.decode_sets \
+        --config ${conf}/decode_asr.yaml --asr_train_config ${exp}/config.yaml --asr_model_file ${exp}/$(
+        [ "${exp}" = "${asr_exp}" ] && echo valid.acc.ave.pth || echo valid.loss.best.pth) $* ${jobs} \
+        > ${asr_exp}/decode_${system}/decode.log 2>&1"
+}
+
+if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
+    log "stage 7: cascade: enhance every test set with each SE model, decode with the back end"
+    cmds=()
+    for v in ${variants}; do cmds+=("$(enhance_cmd "exp/enh_${v}${tag}")"); done
+    run_jobs "${nj}" "${cmds[@]}" || { log "enhancement failed: see exp/enh_*/enhance.log"; exit 1; }
+    cmds=("$(decode_cmd "${asr_exp}" noisy data/SET/wav.scp)")
+    for v in ${variants}; do cmds+=("$(decode_cmd "${asr_exp}" "enh_${v}" "exp/enh_${v}${tag}/enhanced_SET/spk1.scp")"); done
+    run_jobs "${nj}" "${cmds[@]}" || { log "decoding failed: see ${asr_exp}/decode_*/decode.log"; exit 1; }
+fi
+
+if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
+    log "stage 8: joint SE + ASR fine-tuning with ${joint_variant} (log: ${joint_exp}/train.log)"
+    train "${joint_exp}" enh_s2t_train --config "${conf}/train_enh_asr_demucs_${joint_variant}${conf_suffix}.yaml" \
+        ${token_opts} --init_param "exp/enh_${joint_variant}${tag}/valid.loss.best.pth::enh_model" \
+        "${asr_exp}/valid.acc.ave.pth::s2t_model" \
+        $(data_opts train $(enh_data train speech) data/train/text,text_spk1,text) \
+        $(data_opts valid $(enh_data dev speech) data/dev/text,text_spk1,text) \
+        --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape
+    log "stage 8: enhance and decode the test sets with the joint model"
+    run_jobs "${nj}" "$(enhance_cmd "${joint_exp}" --enh_s2t_task true)" \
+        "$(decode_cmd "${joint_exp}" "joint_${joint_variant}" data/SET/wav.scp --enh_s2t_task true)" || \
+        { log "failed: see ${joint_exp}/enhance.log, ${asr_exp}/decode_joint_${joint_variant}/decode.log"; exit 1; }
+fi
+
+if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
+    log "stage 9: scoring (WER; PESQ, STOI, SI-SDR of the enhanced speech)"
+    for d in "${asr_exp}"/decode_*/*/; do
+        s=$(basename "${d}")
+        python -m espnet_pise.bin.score_wer --ref "data/${s}/text" --hyp "${d}/1best_recog/text" --out_dir "${d}/score_wer"
+    done
+    jobs=()
+    for s in ${test_sets}; do
+        [ "${s}" = test_clean ] && continue
+        jobs+=("noisy/${s}=data/${s}/spk1.scp:data/${s}/wav.scp:exp/noisy_input/scoring_${s}")
+        for exp in $(for v in ${variants}; do echo "exp/enh_${v}${tag}"; done) "${joint_exp}"; do
+            jobs+=("${exp}/${s}=data/${s}/spk1.scp:${exp}/enhanced_${s}/spk1.scp:${exp}/scoring_${s}")
+        done
+    done
+    python -m espnet_pise.bin.score_enh --nj "${nj}" "${jobs[@]}" > exp/score_enh.log 2>&1 || \
+        { log "failed: see exp/score_enh.log"; exit 1; }
+fi
+
+if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
+    log "stage 10: report"
+    python -m espnet_pise.bin.make_report --asr_exp "${asr_exp}" --test_sets ${test_sets} \
+        --systems ${systems} "joint_${joint_variant}" --se_exps "noisy:exp/noisy_input" \
+        $(for v in ${variants}; do echo "enh_${v}:exp/enh_${v}${tag}"; done) "joint_${joint_variant}:${joint_exp}" \
+        --alignment_system "enh_${joint_variant}" --title "$(basename "$(dirname "${PWD}")")/pise1 (${corpus_size} corpus)" \
+        --out RESULTS.md --plot_dir exp/plots
+    log "RESULTS.md written; plots in exp/plots"
+fi
+log "done (stages ${stage}..${stop_stage})"
+exit 0
+}
