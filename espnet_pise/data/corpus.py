@@ -33,11 +33,12 @@ FS = 16000
 TRAIN_SNRS = (20, 10, 5)
 TEST_SNRS = (20, 10, 5, 0)
 SPEEDS = (0.9, 1.1)
-# utterances per set; babble: sentences per bank part spoken for the babble noise
+# utterances per set; babble: sentences per bank part spoken for the babble noise; test_reserve:
+# sentences set aside per test set (>= test), so that the test size does not move the other pools
 SIZES = {
     "tiny": dict(train=32, dev=8, test=8, babble=12),
     "small": dict(train=800, dev=100, test=100, babble=40),
-    "default": dict(train=6500, dev=300, test=300, babble=80),
+    "default": dict(train=6500, dev=300, test=100, babble=80, test_reserve=300),
 }
 NOISY_TESTS = ("test_seen", "test_unseen")
 
@@ -79,13 +80,15 @@ def plan(size: str, seed: int, reverb: bool = False) -> Dict[str, List[Utt]]:
     rng = np.random.default_rng(seed)
     sentences = text.load_sentences()
     order = rng.permutation(len(sentences))
-    need = n["train"] + n["dev"] + 2 * n["test"] + 2 * n["babble"]
+    reserve = n.get("test_reserve", n["test"])
+    need = n["train"] + n["dev"] + 2 * reserve + 2 * n["babble"]
     if need > len(sentences):
         raise ValueError(f"size {size} needs {need} sentences, the source has {len(sentences)}")
     pools, start = {}, 0
-    for name, count in [("test_seen", n["test"]), ("test_unseen", n["test"]), ("dev", n["dev"]),
+    for name, count in [("test_seen", reserve), ("test_unseen", reserve), ("dev", n["dev"]),
                         ("babble_train", n["babble"]), ("babble_test", n["babble"]), ("train", n["train"])]:
-        pools[name] = [sentences[i] for i in order[start:start + count]]
+        used = n["test"] if name.startswith("test") else count
+        pools[name] = [sentences[i] for i in order[start:start + used]]
         start += count
     seen_voices, unseen_voices = voices.split_voices()
 
