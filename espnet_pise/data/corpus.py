@@ -38,7 +38,7 @@ SPEEDS = (0.9, 1.1)
 SIZES = {
     "tiny": dict(train=32, dev=8, test=8, babble=12),
     "small": dict(train=800, dev=100, test=100, babble=40),
-    "default": dict(train=6500, dev=300, test=100, babble=80, test_reserve=300),
+    "default": dict(train=6700, dev=300, test=100, babble=80, test_reserve=300),
 }
 NOISY_TESTS = ("test_seen", "test_unseen")
 
