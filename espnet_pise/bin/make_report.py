@@ -155,6 +155,19 @@ def main(argv=None):
             lines.append(f"|{system}|`{cfg}`|`{_git_revision(cfg.parent)}`|")
         else:
             lines.append(f"|{system}|no SE (unprocessed input)|-|")
+    analysis = args.ssl_model.parent / "analysis.json"
+    if analysis.is_file():
+        a = json.loads(analysis.read_text())
+        cer = a["probe_dev_cer"]
+        lines += ["", "## SSL model (stage 2)", "",
+                  f"CTC probe (frozen features, linear, {a['probe']['steps']} steps of {a['probe']['batch']} utterances), "
+                  f"dev CER: pre-trained **{cer['pretrained']:.1f} %**, random init of the same architecture "
+                  f"**{cer['random_init']:.1f} %**.", "",
+                  "Relative feature change of a clean utterance, last layer (zero-padding by K frames, realigned; "
+                  "vs the test set's noise):", "", "|model|pad 1|pad 5|pad 25|noise|", "|---|---|---|---|---|"]
+        for model, r in a["relative_feature_change"].items():
+            if isinstance(r, dict):
+                lines.append(f"|{model}|" + "|".join(f"{r[k][-1]:.3f}" for k in ("pad1", "pad5", "pad25", "noise")) + "|")
     lines += ["", f"ASR back end: `{args.asr_exp}/config.yaml` (`{_git_revision(args.asr_exp)}`)", "",
               "## Plots", "", f"- `{args.plot_dir}/wer.png`: WER by system and test set",
               f"- `{args.plot_dir}/se_training_curves.png`: SE training/validation loss per epoch", align_note]

@@ -21,6 +21,7 @@ seed=0
 reverb=false
 ssl_upstream=pretrain   # "pretrain" (stage 2 trains a HuBERT here) or a local HuBERT/wav2vec2 checkpoint
 n_clusters=100          # k-means targets for the HuBERT pre-training
+ssl_analysis=true       # stage 2: CTC probe vs random init, position-vs-noise feature change (exp/ssl/analysis.json)
 nbpe=300
 variants="ssl_mse ssl_mse_pad ssl_sdtw"
 joint_variant=ssl_sdtw  # the stage-5 model that stage 8 fine-tunes jointly with the ASR back end
@@ -122,6 +123,13 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
     else
         log "stage 2: using the SSL checkpoint ${ssl_upstream}"
         python -m espnet_pise.ssl.export "${ssl_upstream}" "${ssl_model}"
+    fi
+    if ${ssl_analysis} && [ ! -f exp/ssl/analysis.json ]; then
+        log "stage 2: SSL analysis (CTC probe vs random init; position vs noise) -> exp/ssl/analysis.json"
+        n=$([ "${corpus_size}" = tiny ] && echo "--n_train 16 --n_dev 4 --n_test 4 --steps 20" || echo "")
+        python -m espnet_pise.ssl.analysis --ssl_model "${ssl_model}" --train data/train --dev data/dev \
+            --test data/test_seen --out exp/ssl/analysis.json ${n} > exp/ssl/analysis.log 2>&1 || \
+            { log "failed: see exp/ssl/analysis.log"; exit 1; }
     fi
 fi
 
