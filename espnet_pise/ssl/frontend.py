@@ -9,6 +9,7 @@ import torch
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from typeguard import typechecked
 
+from espnet_pise.ssl import one_pass
 from espnet_pise.ssl.upstream import build_upstream
 
 
@@ -37,6 +38,7 @@ class SSLFrontend(AbsFrontend):
         if int(fs) != 16000:
             raise ValueError(f"SSL frontends expect 16 kHz input, got fs={fs}")
         self.upstream = build_upstream(ssl_source, arch_conf, normalize_wav)
+        self.ssl_source = one_pass.source_key(ssl_source, arch_conf, normalize_wav)
         self.freeze = freeze
         if freeze:
             for p in self.upstream.parameters():
@@ -54,7 +56,14 @@ class SSLFrontend(AbsFrontend):
         if self.freeze:
             self.upstream.eval()
         max_layer = None if self.layer is None else self.layer % (self.upstream.num_layers + 1)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
+        if self.freeze:
+            # frozen weights, but gradients still reach the input: in joint SE + ASR training the
+            # ASR loss trains the enhancer through this frontend.  The same frozen checkpoint run
+            # by an SSL loss on the same enhanced tensor is reused, not run twice.
+            needed = self.upstream.num_layers if max_layer is None else max_layer
+            states, lens = one_pass.run_once(self.ssl_source, input, input_lengths, needed,
+                                             lambda n: self.upstream(input, input_lengths, max_layer=n))
+        else:
             states, lens = self.upstream(input, input_lengths, max_layer=max_layer)
         if self.layer_logits is None:
             return states[max_layer], lens

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 from typeguard import typechecked
 
+from espnet_pise.ssl import one_pass
 from espnet_pise.ssl.upstream import AbsSSLUpstream, build_upstream
 
 _CACHE: Dict[tuple, AbsSSLUpstream] = {}
@@ -95,6 +96,7 @@ class SSLTeacher(torch.nn.Module):
         # a tuple hides the module from named_parameters()/state_dict()/.to() of any parent
         self._upstream: Tuple[AbsSSLUpstream] = (upstream,)
         self.source = source
+        self._share_key = one_pass.source_key(source, arch_conf, normalize_wav)
         self.selector = LayerSelector(layer, layer_weights, upstream.num_layers)
         self.l2_normalize = l2_normalize
         self.out_dim = upstream.dim
@@ -135,7 +137,9 @@ class SSLTeacher(torch.nn.Module):
         if wav_lens is None:
             wav_lens = torch.full((wav.shape[0],), wav.shape[1], dtype=torch.long, device=wav.device)
         up = self._follow(wav)
-        states, lens = up(wav, wav_lens.to(wav.device), max_layer=self.selector.max_layer)
+        wav_lens = wav_lens.to(wav.device)
+        states, lens = one_pass.run_once(self._share_key, wav, wav_lens, self.selector.max_layer,
+                                         lambda n: up(wav, wav_lens, max_layer=n))
         feats = self.selector(states)
         if self._proj is not None:
             feats = feats @ self._proj.to(feats.device, feats.dtype)
