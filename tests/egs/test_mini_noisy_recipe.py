@@ -25,7 +25,7 @@ def run(recipe: Path, *args: str) -> str:
 
 
 def table(results: str, title: str) -> dict:
-    block = results.split(f"### {title}\n", 1)[1].split("\n\n", 2)[1]
+    block = results.split(f"### {title}\n", 1)[1].lstrip("\n").split("\n\n", 1)[0]
     lines = [line for line in block.splitlines() if line.startswith("|")]
     header = lines[0].strip("|").split("|")[1:]
     return {row.strip("|").split("|")[0]: dict(zip(header, row.strip("|").split("|")[1:])) for row in lines[2:]}
