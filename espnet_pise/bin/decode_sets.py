@@ -16,8 +16,7 @@ import yaml
 from tqdm import tqdm
 
 from espnet_pise import register
-from espnet_pise.bin.enhance_sets import load_wav
-from espnet_pise.data.kaldi import read_scp
+from espnet_pise.data.kaldi import load_wav, read_scp
 
 
 def main(argv=None):

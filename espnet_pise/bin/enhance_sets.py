@@ -18,19 +18,7 @@ import torch
 from tqdm import tqdm
 
 from espnet_pise import register
-from espnet_pise.data.kaldi import read_scp
-
-
-def load_wav(scp: Path, uid: str, path: str, fs: int) -> np.ndarray:
-    try:
-        wav, sr = sf.read(path, dtype="float32")
-    except Exception as e:
-        raise RuntimeError(f"{scp}: {uid}: cannot read {path} ({e})") from e
-    if sr != fs:
-        raise ValueError(f"{scp}: {uid}: sample rate {sr}, expected {fs}: {path}")
-    if wav.ndim != 1:
-        raise ValueError(f"{scp}: {uid}: {wav.shape[1]} channels, expected mono: {path}")
-    return wav
+from espnet_pise.data.kaldi import load_wav, read_scp
 
 
 def main(argv=None):

@@ -19,8 +19,7 @@ from pesq import pesq
 from pystoi import stoi
 from tqdm import tqdm
 
-from espnet_pise.bin.enhance_sets import load_wav
-from espnet_pise.data.kaldi import read_scp
+from espnet_pise.data.kaldi import load_wav, read_scp
 
 FS = 16000
 

@@ -178,17 +178,14 @@ class Builder:
         out.mkdir(parents=True, exist_ok=True)
         dry_dir = self.audio_dir / "dry"
         dry_dir.mkdir(parents=True, exist_ok=True)
-        base_uid = utt.uid
-        speech = synth_clean(utt, dry_dir / f"{base_uid}.wav")
+        speech = synth_clean(utt, dry_dir / f"{utt.uid}.wav")
         rng = np.random.default_rng(utt.seed)
         if utt.speed != 1.0:
             speech = mixing.speed_perturb(speech, utt.speed)
         lead = int((utt.lead_s + utt.shift_s) * FS)
         clean = mixing.pad(speech, lead, int(utt.trail_s * FS))
-        files = {}
         if utt.noise is None:
-            files["clean"] = clean
-            files["noisy"] = clean
+            files = {"clean": clean}
         else:
             bank = self.bank_audio(utt.noise, utt.noise_part)
             start = int(rng.integers(len(bank)))
@@ -201,14 +198,12 @@ class Builder:
             files = {"noisy": noisy, "clean": clean * gain, "noise": noise_scaled}
         paths = {}
         for kind, x in files.items():
-            if kind == "noisy" and utt.noise is None:
-                continue
             path = out / f"{utt.uid}_{kind}.wav"
             tmp = path.with_suffix(".tmp.wav")
             sf.write(str(tmp), x, FS, subtype="PCM_16")
             tmp.rename(path)
             paths[kind] = str(path.resolve())
-        if utt.noise is None:
+        if utt.noise is None:  # a clean set: its "noisy" input is the clean file
             paths["noisy"] = paths["clean"]
         rec = {"uid": utt.uid, "spk": utt.voice, "text": utt.text, "category": utt.category,
                "dur": round(len(clean) / FS, 3), **paths}

@@ -96,11 +96,6 @@ def pad(x: np.ndarray, lead: int, trail: int = 0) -> np.ndarray:
     return np.concatenate([np.zeros(lead), x, np.zeros(trail)])
 
 
-def check_fs(path, fs: int, expected: int) -> None:
-    if fs != expected:
-        raise ValueError(f"{path}: sample rate {fs}, expected {expected}")
-
-
 def to_mono(x: np.ndarray) -> np.ndarray:
     return x.mean(axis=1) if x.ndim == 2 else x
 

@@ -13,13 +13,12 @@ import sys
 from pathlib import Path
 from typing import Dict
 import numpy as np
-import soundfile as sf
 import torch
 import torchaudio
 from sklearn.cluster import MiniBatchKMeans
 from tqdm import tqdm
 
-from espnet_pise.data.kaldi import read_scp
+from espnet_pise.data.kaldi import load_wav, read_scp
 
 WIN, HOP = 400, 320
 
@@ -40,13 +39,7 @@ def mfcc_frames(wav: np.ndarray, fs: int = 16000) -> np.ndarray:
 def read_features(scp: Path) -> Dict[str, np.ndarray]:
     feats = {}
     for uid, path in tqdm(read_scp(scp).items(), desc=f"mfcc {scp}", file=sys.stderr):
-        try:
-            wav, fs = sf.read(path, dtype="float32")
-        except Exception as e:
-            raise RuntimeError(f"{scp}: {uid}: cannot read {path} ({e})") from e
-        if fs != 16000:
-            raise ValueError(f"{scp}: {uid}: sample rate {fs}, expected 16000: {path}")
-        feats[uid] = mfcc_frames(wav, fs)
+        feats[uid] = mfcc_frames(load_wav(scp, uid, path, 16000), 16000)
     return feats
 
 
