@@ -78,8 +78,9 @@ def main(argv=None):
 
     wer_vals: Dict[str, Dict[str, float]] = {}
     wer_rows: Dict[str, Dict[str, str]] = {}
+    cer_rows: Dict[str, Dict[str, str]] = {}
     for system in args.systems:
-        wer_vals[system], wer_rows[system] = {}, {}
+        wer_vals[system], wer_rows[system], cer_rows[system] = {}, {}, {}
         for s in args.test_sets:
             f = args.asr_exp / f"decode_{system}" / s / "score_wer" / "wer.json"
             if not f.is_file():
@@ -89,6 +90,7 @@ def main(argv=None):
             w = max(r["wrd"], 1)
             wer_vals[system][s] = r["wer"]
             wer_rows[system][s] = f"{r['wer']:.1f} ({100 * r['sub'] / w:.1f}/{100 * r['del'] / w:.1f}/{100 * r['ins'] / w:.1f})"
+            cer_rows[system][s] = f"{r['cer']:.1f}"
     noisy_sets = [s for s in args.test_sets if s != "test_clean"]
     se_tables = {"pesq_wb": {}, "stoi": {}, "si_sdr": {}}
     for system, exp in se_exps.items():
@@ -136,9 +138,10 @@ def main(argv=None):
         f"GPU: `{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}`",
         f"- corpus: `{corpus}`",
         "",
-        "## ASR: WER % (substitution/deletion/insertion %), no LM",
+        "## ASR: WER % (substitution/deletion/insertion %) and CER %, no LM",
         "",
         _table("WER", wer_rows, args.test_sets),
+        _table("CER", cer_rows, args.test_sets),
         "## Speech enhancement (enhanced vs clean reference; `noisy` = unprocessed input)",
         "",
         _table("PESQ (wide band)", se_tables["pesq_wb"], noisy_sets),

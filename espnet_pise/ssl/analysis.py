@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Dict, List
 
 import numpy as np
-import soundfile as sf
 import torch
 import torchaudio
 from tqdm import tqdm
 
 from espnet_pise.checkpoint import load_checkpoint_file
-from espnet_pise.data.kaldi import read_scp
+from espnet_pise.data.kaldi import load_wav, read_scp
 from espnet_pise.ssl.upstream import TorchaudioUpstream, load_checkpoint
 
 CHARS = ["<b>", " ", "'"] + [chr(c) for c in range(ord("A"), ord("Z") + 1)]
@@ -38,13 +37,6 @@ def random_like(path: str, seed: int = 0) -> TorchaudioUpstream:
         return TorchaudioUpstream(torchaudio.models.wav2vec2_model(**config)).eval()
 
 
-def read(path: str) -> torch.Tensor:
-    wav, fs = sf.read(path, dtype="float32")
-    if fs != 16000:
-        raise ValueError(f"{path}: sample rate {fs}, expected 16000")
-    return torch.from_numpy(wav)
-
-
 @torch.no_grad()
 def layer_features(upstream, wav: torch.Tensor) -> torch.Tensor:
     states, _ = upstream(wav[None], torch.tensor([len(wav)]))
@@ -52,8 +44,10 @@ def layer_features(upstream, wav: torch.Tensor) -> torch.Tensor:
 
 
 def ctc_probe(upstream, train: List[tuple], dev: List[tuple], steps: int, seed: int = 0) -> float:
-    """Dev CER (%) of a linear CTC probe on frozen features (learned layer weights)."""
-    feats = {split: [(layer_features(upstream, read(p)), t) for p, t in tqdm(items, desc=f"features {split}", file=sys.stderr)]
+    """Dev CER (%) of a linear CTC probe on frozen features (learned layer weights).
+
+    train, dev: (waveform (T,), transcript) pairs."""
+    feats = {split: [(layer_features(upstream, wav), t) for wav, t in tqdm(items, desc=f"features {split}", file=sys.stderr)]
              for split, items in (("train", train), ("dev", dev))}
     n_layers, _, dim = feats["train"][0][0].shape
     torch.manual_seed(seed)
@@ -93,12 +87,13 @@ def ctc_probe(upstream, train: List[tuple], dev: List[tuple], steps: int, seed: 
 
 @torch.no_grad()
 def position_vs_noise(upstream, pairs: List[tuple], shifts=(1, 5, 25)) -> Dict[str, List[float]]:
-    """Mean relative feature change per layer: zero-padding by k frames (realigned) vs noise."""
+    """Mean relative feature change per layer: zero-padding by k frames (realigned) vs noise.
+
+    pairs: (clean waveform (T,), noisy waveform (T,))."""
     hop = 320
     out: Dict[str, List[np.ndarray]] = {f"pad{k}": [] for k in shifts}
     out["noise"] = []
-    for clean_path, noisy_path in tqdm(pairs, desc="position vs noise", file=sys.stderr):
-        clean, noisy = read(clean_path), read(noisy_path)
+    for clean, noisy in tqdm(pairs, desc="position vs noise", file=sys.stderr):
         ref = layer_features(upstream, clean)
         T = ref.shape[1]
         norm = (ref ** 2).sum((1, 2)).clamp(min=1e-9)
@@ -122,12 +117,15 @@ def main(argv=None):
     ap.add_argument("--n_train", type=int, default=300)
     ap.add_argument("--n_dev", type=int, default=100)
     ap.add_argument("--n_test", type=int, default=50)
-    ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--steps", type=int, default=3000, help="probe updates (batch 8); 300 left both models under-fit")
     args = ap.parse_args(argv)
+
+    def wav(scp: Path, entries: Dict[str, str], uid: str) -> torch.Tensor:
+        return torch.from_numpy(load_wav(scp, uid, entries[uid], 16000))
 
     def items(d: Path, n: int):
         wavs, texts = read_scp(d / "spk1.scp"), read_scp(d / "text")
-        return [(wavs[u], texts[u]) for u in sorted(wavs)[:n]]
+        return [(wav(d / "spk1.scp", wavs, u), texts[u]) for u in sorted(wavs)[:n]]
 
     train, dev = items(args.train, args.n_train), items(args.dev, args.n_dev)
     trained = TorchaudioUpstream(load_checkpoint(args.ssl_model)).eval()
@@ -135,7 +133,7 @@ def main(argv=None):
                                 "random_init": ctc_probe(random_like(args.ssl_model), train, dev, args.steps)},
               "probe": {"train_utts": len(train), "dev_utts": len(dev), "steps": args.steps, "batch": 8}}
     clean, noisy = read_scp(args.test / "spk1.scp"), read_scp(args.test / "wav.scp")
-    pairs = [(clean[u], noisy[u]) for u in sorted(clean)[: args.n_test]]
+    pairs = [(wav(args.test / "spk1.scp", clean, u), wav(args.test / "wav.scp", noisy, u)) for u in sorted(clean)[: args.n_test]]
     result["relative_feature_change"] = {"pretrained": position_vs_noise(trained, pairs),
                                          "random_init": position_vs_noise(random_like(args.ssl_model), pairs)}
     result["relative_feature_change"]["note"] = ("per layer (0 = CNN projection): mean ||F(a)-F(clean)||^2/||F(clean)||^2; "

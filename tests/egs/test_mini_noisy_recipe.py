@@ -11,7 +11,7 @@ import pytest
 pytestmark = pytest.mark.timeout(2400)  # the module fixture runs all ten stages (about 10 min on 2 cores)
 
 RECIPE = Path(__file__).resolve().parents[2] / "egs" / "mini_noisy" / "pise1"
-SYSTEMS = ["noisy", "enh_ssl_mse", "enh_ssl_mse_pad", "enh_ssl_sdtw", "joint_ssl_sdtw"]
+SYSTEMS = ["noisy", "enh_sisnr", "enh_ssl_mse", "enh_ssl_mse_pad", "enh_ssl_sdtw", "joint_ssl_sdtw"]
 TEST_SETS = ["test_clean", "test_seen", "test_seen_shift", "test_seen_speed", "test_unseen", "test_unseen_shift",
              "test_unseen_speed"]
 

@@ -12,6 +12,8 @@ def test_score_wer_counts(tmp_path):
     r = score_wer.score(tmp_path / "ref", tmp_path / "hyp")
     assert (r["sub"], r["del"], r["ins"], r["wrd"]) == (1, 2, 1, 6)
     assert r["wer"] == pytest.approx(100 * 4 / 6)
+    # characters: "A B C D" -> "A X C D E" is 1 substitution + 2 insertions, "E F" -> "" 3 deletions
+    assert r["cer"] == pytest.approx(100 * 6 / 10)
     (tmp_path / "hyp2").write_text("u1 A\n")
     with pytest.raises(ValueError, match="without hypothesis"):
         score_wer.score(tmp_path / "ref", tmp_path / "hyp2")
@@ -42,7 +44,7 @@ def test_report_tables(tmp_path, monkeypatch):
     for system, w in (("noisy", 30.0), ("enh_x", 20.0)):
         d = tmp_path / "asr" / f"decode_{system}" / "test_seen" / "score_wer"
         d.mkdir(parents=True)
-        d.joinpath("wer.json").write_text(json.dumps({"wer": w, "wrd": 10, "sub": 2, "del": 1, "ins": 0}))
+        d.joinpath("wer.json").write_text(json.dumps({"wer": w, "cer": w / 2, "wrd": 10, "sub": 2, "del": 1, "ins": 0}))
         s = tmp_path / system / "scoring_test_seen"
         s.mkdir(parents=True)
         s.joinpath("metrics.json").write_text(json.dumps({"pesq_wb": 1.5, "stoi": 0.8, "si_sdr": 5.0, "n": 1}))
@@ -51,6 +53,6 @@ def test_report_tables(tmp_path, monkeypatch):
     make_report.main(["--asr_exp", "asr", "--systems", "noisy", "enh_x", "--se_exps", "noisy:noisy", "enh_x:enh_x",
                       "--test_sets", "test_seen", "--out", "R.md", "--plot_dir", "plots"])
     text = (tmp_path / "R.md").read_text()
-    assert "|enh_x|20.0 (20.0/10.0/0.0)|" in text and "|enh_x|1.50|" in text and "|enh_x|80.0|" in text
+    assert "|enh_x|20.0 (20.0/10.0/0.0)|" in text and "### CER\n" in text and "|enh_x|10.0|" in text and "|enh_x|1.50|" in text and "|enh_x|80.0|" in text
     assert (tmp_path / "plots" / "wer.png").is_file() and (tmp_path / "plots" / "se_training_curves.png").is_file()
     assert epoch_losses(tmp_path / "enh_x" / "train.log") == {"train": [3.0, 2.5], "valid": [2.0, 1.5]}

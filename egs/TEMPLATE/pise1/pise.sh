@@ -41,7 +41,10 @@ asr_exp=exp/asr_ssl${tag}
 joint_exp=exp/enh_asr_${joint_variant}${tag}
 device_opts="--ngpu ${ngpu}"
 train_opts="${device_opts} --resume true --use_tensorboard true"
-systems="noisy $(for v in ${variants}; do printf 'enh_%s ' "${v}"; done)"
+# the SE systems of the cascade, NAME:EXP_DIR: the stage-4 signal-loss model (when trained here) is the
+# starting point of every stage-5 variant, so it is the baseline they must beat
+se_systems=$([ -z "${se_init}" ] && echo "enh_sisnr:exp/enh_sisnr${tag}"; for v in ${variants}; do echo "enh_${v}:exp/enh_${v}${tag}"; done)
+systems="noisy $(for s in ${se_systems}; do printf '%s ' "${s%%:*}"; done)"
 
 # data/ and exp/ belong to one corpus size: refuse to mix them
 if [ -f data/.corpus_size ] && [ "$(cat data/.corpus_size)" != "${corpus_size}" ]; then
@@ -196,10 +199,10 @@ decode_cmd() {
 if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
     log "stage 7: cascade: enhance every test set with each SE model, decode with the back end"
     cmds=()
-    for v in ${variants}; do cmds+=("$(enhance_cmd "exp/enh_${v}${tag}")"); done
+    for s in ${se_systems}; do cmds+=("$(enhance_cmd "${s#*:}")"); done
     run_jobs "${nj}" "${cmds[@]}" || { log "enhancement failed: see exp/enh_*/enhance.log"; exit 1; }
     cmds=("$(decode_cmd "${asr_exp}" noisy data/SET/wav.scp)")
-    for v in ${variants}; do cmds+=("$(decode_cmd "${asr_exp}" "enh_${v}" "exp/enh_${v}${tag}/enhanced_SET/spk1.scp")"); done
+    for s in ${se_systems}; do cmds+=("$(decode_cmd "${asr_exp}" "${s%%:*}" "${s#*:}/enhanced_SET/spk1.scp")"); done
     run_jobs "${nj}" "${cmds[@]}" || { log "decoding failed: see ${asr_exp}/decode_*/decode.log"; exit 1; }
 fi
 
@@ -227,7 +230,7 @@ if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
     for s in ${test_sets}; do
         [ "${s}" = test_clean ] && continue
         jobs+=("noisy/${s}=data/${s}/spk1.scp:data/${s}/wav.scp:exp/noisy_input/scoring_${s}")
-        for exp in $(for v in ${variants}; do echo "exp/enh_${v}${tag}"; done) "${joint_exp}"; do
+        for exp in $(for s in ${se_systems}; do echo "${s#*:}"; done) "${joint_exp}"; do
             jobs+=("${exp}/${s}=data/${s}/spk1.scp:${exp}/enhanced_${s}/spk1.scp:${exp}/scoring_${s}")
         done
     done
@@ -239,7 +242,7 @@ if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
     log "stage 10: report"
     python -m espnet_pise.bin.make_report --asr_exp "${asr_exp}" --test_sets ${test_sets} \
         --systems ${systems} "joint_${joint_variant}" --se_exps "noisy:exp/noisy_input" \
-        $(for v in ${variants}; do echo "enh_${v}:exp/enh_${v}${tag}"; done) "joint_${joint_variant}:${joint_exp}" \
+        ${se_systems} "joint_${joint_variant}:${joint_exp}" \
         --alignment_system "enh_${joint_variant}" --title "$(basename "$(dirname "${PWD}")")/pise1 (${corpus_size} corpus)" \
         --out RESULTS.md --plot_dir exp/plots
     log "RESULTS.md written; plots in exp/plots"
