@@ -64,6 +64,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--asr_exp", type=Path, required=True)
     ap.add_argument("--systems", nargs="+", required=True)
+    ap.add_argument("--data_dir", type=Path, default=Path("data"), help="holds <test set>/spk1.scp where a set has references")
     ap.add_argument("--se_exps", nargs="+", default=[], help="SYSTEM:EXP_DIR (dirs holding scoring_<set>/)")
     ap.add_argument("--test_sets", nargs="+", required=True)
     ap.add_argument("--out", type=Path, default=Path("RESULTS.md"))
@@ -91,7 +92,9 @@ def main(argv=None):
             wer_vals[system][s] = r["wer"]
             wer_rows[system][s] = f"{r['wer']:.1f} ({100 * r['sub'] / w:.1f}/{100 * r['del'] / w:.1f}/{100 * r['ins'] / w:.1f})"
             cer_rows[system][s] = f"{r['cer']:.1f}"
-    noisy_sets = [s for s in args.test_sets if s != "test_clean"]
+    # SE metrics need a clean reference: not for test_clean (it is the reference) nor for real
+    # recordings (e.g. CHiME-4 *_real), which have no spk1.scp
+    noisy_sets = [s for s in args.test_sets if s != "test_clean" and (args.data_dir / s / "spk1.scp").is_file()]
     se_tables = {"pesq_wb": {}, "stoi": {}, "si_sdr": {}}
     for system, exp in se_exps.items():
         for key in se_tables:

@@ -245,7 +245,7 @@ def write_lists(data_dir: Path, records: List[dict]) -> None:
     lists = {"wav.scp": "noisy", "spk1.scp": "clean", "noise1.scp": "noise", "text": "text",
              "text_spk1": "text", "utt2spk": "spk", "utt2dur": "dur", "utt2category": "category"}
     for name, key in lists.items():
-        if key == "noise" and "noise" not in records[0]:
+        if key in ("noise", "clean") and key not in records[0]:  # real recordings have no references
             continue
         with open(data_dir / name, "w", encoding="utf-8") as f:
             f.writelines(f"{r['uid']} {r[key]}\n" for r in records)

@@ -41,18 +41,24 @@ def test_report_refuses_missing_results(tmp_path):
 
 def test_report_tables(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "test_seen").mkdir(parents=True)
+    (tmp_path / "data" / "test_seen" / "spk1.scp").write_text("u1 clean.wav\n")
+    (tmp_path / "data" / "test_real").mkdir(parents=True)  # a real recording: no clean reference, WER only
     for system, w in (("noisy", 30.0), ("enh_x", 20.0)):
-        d = tmp_path / "asr" / f"decode_{system}" / "test_seen" / "score_wer"
-        d.mkdir(parents=True)
-        d.joinpath("wer.json").write_text(json.dumps({"wer": w, "cer": w / 2, "wrd": 10, "sub": 2, "del": 1, "ins": 0}))
+        for test_set in ("test_seen", "test_real"):
+            d = tmp_path / "asr" / f"decode_{system}" / test_set / "score_wer"
+            d.mkdir(parents=True)
+            d.joinpath("wer.json").write_text(json.dumps({"wer": w, "cer": w / 2, "wrd": 10, "sub": 2, "del": 1, "ins": 0}))
         s = tmp_path / system / "scoring_test_seen"
         s.mkdir(parents=True)
         s.joinpath("metrics.json").write_text(json.dumps({"pesq_wb": 1.5, "stoi": 0.8, "si_sdr": 5.0, "n": 1}))
     (tmp_path / "enh_x" / "train.log").write_text(
         "1epoch results: [train] loss=3.0, [valid] loss=2.0, [att_plot] x\n2epoch results: [train] loss=2.5, [valid] loss=1.5,\n")
     make_report.main(["--asr_exp", "asr", "--systems", "noisy", "enh_x", "--se_exps", "noisy:noisy", "enh_x:enh_x",
-                      "--test_sets", "test_seen", "--out", "R.md", "--plot_dir", "plots"])
+                      "--test_sets", "test_seen", "test_real", "--out", "R.md", "--plot_dir", "plots"])
     text = (tmp_path / "R.md").read_text()
+    assert "|enh_x|20.0 (20.0/10.0/0.0)|20.0 (20.0/10.0/0.0)|" in text  # WER on both sets
+    assert "|system|test_seen|\n" in text.split("### PESQ")[1]  # SE metrics only where a reference exists
     assert "|enh_x|20.0 (20.0/10.0/0.0)|" in text and "### CER\n" in text and "|enh_x|10.0|" in text and "|enh_x|1.50|" in text and "|enh_x|80.0|" in text
     assert (tmp_path / "plots" / "wer.png").is_file() and (tmp_path / "plots" / "se_training_curves.png").is_file()
     assert epoch_losses(tmp_path / "enh_x" / "train.log") == {"train": [3.0, 2.5], "valid": [2.0, 1.5]}
