@@ -29,6 +29,7 @@ se_init=""              # a denoiser checkpoint (e.g. master64.th): replaces sta
 conf_suffix=auto        # auto: "_tiny" for the tiny corpus, "" otherwise
 test_sets="test_clean test_seen test_seen_shift test_seen_speed test_unseen test_unseen_shift test_unseen_speed"
 tag=""                  # appended to experiment names
+n_valid=100             # validation during training uses at most this many dev utterances (0: all)
 
 . utils/parse_options.sh
 
@@ -108,6 +109,14 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
     done
 fi
 
+# The validation lists of the training stages: every k-th dev utterance, at most ${n_valid} (one
+# validation pass over all of dev costs as much CPU time as an epoch of the CPU budgets)
+for s in dev dev_asr; do
+    [ -f "exp/stats/${s}/speech_shape" ] || continue
+    awk -v n="${n_valid}" 'NR == FNR {total++; next} n == 0 || (FNR - 1) % int((total + n - 1) / n) == 0' \
+        "exp/stats/${s}/speech_shape" "exp/stats/${s}/speech_shape" > "exp/stats/${s}/speech_shape.valid"
+done
+
 if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
     if [ -f "${ssl_model}" ]; then
         log "stage 2: ${ssl_model} exists, skipped"
@@ -121,7 +130,7 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
             --num_classes "$(wc -l < exp/ssl/km/token_list)" --token_list exp/ssl/km/token_list --token_type word \
             $(data_opts train data/train/spk1.scp,speech,sound exp/ssl/km/labels_train,text,text) \
             $(data_opts valid data/dev/spk1.scp,speech,sound exp/ssl/km/labels_dev,text,text) \
-            --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape
+            --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid
         python -m espnet_pise.ssl.export exp/ssl/hubert/valid.loss.best.pth "${ssl_model}"
     else
         log "stage 2: using the SSL checkpoint ${ssl_upstream}"
@@ -152,7 +161,7 @@ if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ] && [ -z "${se_init}" ]; then
     log "stage 4: SE pre-training with SI-SNR (log: exp/enh_sisnr${tag}/train.log)"
     train "exp/enh_sisnr${tag}" enh_train --config "${conf}/train_enh_demucs_sisnr${conf_suffix}.yaml" \
         $(data_opts train $(enh_data train)) $(data_opts valid $(enh_data dev)) \
-        --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape
+        --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid
 fi
 if [ -n "${se_init}" ]; then
     se_init_opts="--separator_conf init_checkpoint=${se_init}"
@@ -166,7 +175,7 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
         log "stage 5: SE fine-tuning through the SSL model with ${v} (log: ${dir}/train.log)"
         train "${dir}" enh_train --config "${conf}/train_enh_demucs_${v}${conf_suffix}.yaml" ${se_init_opts} \
             $(data_opts train $(enh_data train)) $(data_opts valid $(enh_data dev)) \
-            --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape
+            --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid
     done
 fi
 
@@ -175,7 +184,7 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
     train "${asr_exp}" asr_train --config "${conf}/train_asr_ssl_transformer${conf_suffix}.yaml" ${token_opts} \
         $(data_opts train data/train_asr/wav.scp,speech,sound data/train_asr/text,text,text) \
         $(data_opts valid data/dev_asr/wav.scp,speech,sound data/dev_asr/text,text,text) \
-        --train_shape_file exp/stats/train_asr/speech_shape --valid_shape_file exp/stats/dev_asr/speech_shape
+        --train_shape_file exp/stats/train_asr/speech_shape --valid_shape_file exp/stats/dev_asr/speech_shape.valid
 fi
 
 test_dirs=$(for s in ${test_sets}; do printf 'data/%s ' "${s}"; done)
@@ -213,7 +222,7 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
         "${asr_exp}/valid.acc.ave.pth::s2t_model" \
         $(data_opts train $(enh_data train speech) data/train/text,text_spk1,text) \
         $(data_opts valid $(enh_data dev speech) data/dev/text,text_spk1,text) \
-        --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape
+        --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid
     log "stage 8: enhance and decode the test sets with the joint model"
     run_jobs "${nj}" "$(enhance_cmd "${joint_exp}" --enh_s2t_task true)" \
         "$(decode_cmd "${joint_exp}" "joint_${joint_variant}" data/SET/wav.scp --enh_s2t_task true)" || \
