@@ -78,10 +78,11 @@ def main(argv=None):
     missing = []
 
     wer_vals: Dict[str, Dict[str, float]] = {}
+    cer_vals: Dict[str, Dict[str, float]] = {}
     wer_rows: Dict[str, Dict[str, str]] = {}
     cer_rows: Dict[str, Dict[str, str]] = {}
     for system in args.systems:
-        wer_vals[system], wer_rows[system], cer_rows[system] = {}, {}, {}
+        wer_vals[system], cer_vals[system], wer_rows[system], cer_rows[system] = {}, {}, {}, {}
         for s in args.test_sets:
             f = args.asr_exp / f"decode_{system}" / s / "score_wer" / "wer.json"
             if not f.is_file():
@@ -89,7 +90,7 @@ def main(argv=None):
                 continue
             r = json.loads(f.read_text())
             w = max(r["wrd"], 1)
-            wer_vals[system][s] = r["wer"]
+            wer_vals[system][s], cer_vals[system][s] = r["wer"], r["cer"]
             wer_rows[system][s] = f"{r['wer']:.1f} ({100 * r['sub'] / w:.1f}/{100 * r['del'] / w:.1f}/{100 * r['ins'] / w:.1f})"
             cer_rows[system][s] = f"{r['cer']:.1f}"
     # SE metrics need a clean reference: not for test_clean (it is the reference) nor for real
@@ -112,7 +113,8 @@ def main(argv=None):
         raise SystemExit("results missing (rerun the stage that makes them):\n  " + "\n  ".join(missing))
 
     args.plot_dir.mkdir(parents=True, exist_ok=True)
-    plots.plot_wer(wer_vals, args.test_sets, args.plot_dir / "wer.png")
+    plots.plot_error_rate(wer_vals, args.test_sets, args.plot_dir / "wer.png", "WER")
+    plots.plot_error_rate(cer_vals, args.test_sets, args.plot_dir / "cer.png", "CER")
     logs = {system: Path(exp) / "train.log" for system, exp in se_exps.items() if (Path(exp) / "train.log").is_file()}
     if logs:
         plots.plot_training_curves(logs, args.plot_dir / "se_training_curves.png")
@@ -175,7 +177,7 @@ def main(argv=None):
             if isinstance(r, dict):
                 lines.append(f"|{model}|" + "|".join(f"{r[k][-1]:.3f}" for k in ("pad1", "pad5", "pad25", "noise")) + "|")
     lines += ["", f"ASR back end: `{args.asr_exp}/config.yaml` (`{_git_revision(args.asr_exp)}`)", "",
-              "## Plots", "", f"- `{args.plot_dir}/wer.png`: WER by system and test set",
+              "## Plots", "", f"- `{args.plot_dir}/wer.png`, `{args.plot_dir}/cer.png`: WER and CER by system and test set",
               f"- `{args.plot_dir}/se_training_curves.png`: SE training/validation loss per epoch", align_note]
     args.out.write_text("\n".join(lines) + "\n")
     print(f"{args.out}: {len(args.systems)} systems x {len(args.test_sets)} test sets")

@@ -25,17 +25,18 @@ def epoch_losses(train_log: Path, key: str = "loss") -> Dict[str, List[float]]:
     return out
 
 
-def plot_wer(wer: Dict[str, Dict[str, float]], test_sets: List[str], out: Path) -> None:
-    systems = list(wer)
+def plot_error_rate(rates: Dict[str, Dict[str, float]], test_sets: List[str], out: Path, metric: str = "WER") -> None:
+    """Grouped bars: one group per test set, one bar per system (rates[system][test_set], %)."""
+    systems = list(rates)
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(test_sets)), 4))
     width = 0.8 / max(len(systems), 1)
     for k, system in enumerate(systems):
-        vals = [wer[system].get(s, np.nan) for s in test_sets]
+        vals = [rates[system].get(s, np.nan) for s in test_sets]
         ax.bar(np.arange(len(test_sets)) + k * width, vals, width, label=system)
     ax.set_xticks(np.arange(len(test_sets)) + 0.4 - width / 2)
     ax.set_xticklabels(test_sets, rotation=25, ha="right")
-    ax.set_ylabel("WER (%)")
-    ax.set_title("WER by system and test set")
+    ax.set_ylabel(f"{metric} (%)")
+    ax.set_title(f"{metric} by system and test set")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=120)

@@ -53,7 +53,7 @@ def test_results_cover_every_system_and_test_set(recipe):
         for system in SYSTEMS:
             for s in TEST_SETS[1:]:
                 float(t[system][s])
-    for png in ("wer.png", "se_training_curves.png", "sdtw_alignment.png"):
+    for png in ("wer.png", "cer.png", "se_training_curves.png", "sdtw_alignment.png"):
         assert (dst / "exp" / "plots" / png).stat().st_size > 1000
 
 

@@ -60,5 +60,5 @@ def test_report_tables(tmp_path, monkeypatch):
     assert "|enh_x|20.0 (20.0/10.0/0.0)|20.0 (20.0/10.0/0.0)|" in text  # WER on both sets
     assert "|system|test_seen|\n" in text.split("### PESQ")[1]  # SE metrics only where a reference exists
     assert "|enh_x|20.0 (20.0/10.0/0.0)|" in text and "### CER\n" in text and "|enh_x|10.0|" in text and "|enh_x|1.50|" in text and "|enh_x|80.0|" in text
-    assert (tmp_path / "plots" / "wer.png").is_file() and (tmp_path / "plots" / "se_training_curves.png").is_file()
+    assert (tmp_path / "plots" / "wer.png").is_file() and (tmp_path / "plots" / "cer.png").is_file() and (tmp_path / "plots" / "se_training_curves.png").is_file()
     assert epoch_losses(tmp_path / "enh_x" / "train.log") == {"train": [3.0, 2.5], "valid": [2.0, 1.5]}
