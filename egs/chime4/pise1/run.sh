@@ -21,6 +21,6 @@ done
 for v in chime4 hubert master64; do
     [ -n "${!v}" ] || { echo "$0: --${v} is required (see the header of this script)" >&2; exit 1; }
 done
-exec ./pise.sh --ngpu 1 --nj 8 --conf_suffix "" --nbpe 300 --ssl_upstream "${hubert}" --se_init "${master64}" \
+exec ./pise.sh --ngpu 1 --nj 8 --n_valid 0 --conf_suffix "" --nbpe 300 --ssl_upstream "${hubert}" --se_init "${master64}" \
     --test_sets "test_clean test_simu dev_real test_real" \
     --local_data_opts "--chime4 ${chime4}${simu_refs:+ --simu_refs ${simu_refs}}" "${args[@]+"${args[@]}"}"

@@ -20,5 +20,5 @@ done
 for v in librispeech demand hubert master64; do
     [ -n "${!v}" ] || { echo "$0: --${v} is required (see the header of this script)" >&2; exit 1; }
 done
-exec ./pise.sh --ngpu 1 --nj 8 --conf_suffix "" --nbpe 300 --ssl_upstream "${hubert}" --se_init "${master64}" \
+exec ./pise.sh --ngpu 1 --nj 8 --n_valid 0 --conf_suffix "" --nbpe 300 --ssl_upstream "${hubert}" --se_init "${master64}" \
     --local_data_opts "--librispeech ${librispeech} --demand ${demand}" "${args[@]+"${args[@]}"}"
