@@ -240,7 +240,7 @@ if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
         # no SE metrics without a clean reference (test_clean is one; real recordings have none)
         { [ "${s}" = test_clean ] || [ ! -f "data/${s}/spk1.scp" ]; } && continue
         jobs+=("noisy/${s}=data/${s}/spk1.scp:data/${s}/wav.scp:exp/noisy_input/scoring_${s}")
-        for exp in $(for s in ${se_systems}; do echo "${s#*:}"; done) "${joint_exp}"; do
+        for exp in $(for x in ${se_systems}; do echo "${x#*:}"; done) "${joint_exp}"; do
             jobs+=("${exp}/${s}=data/${s}/spk1.scp:${exp}/enhanced_${s}/spk1.scp:${exp}/scoring_${s}")
         done
     done
