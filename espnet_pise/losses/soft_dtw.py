@@ -119,8 +119,8 @@ class _SoftDTWFunction(torch.autograd.Function):
         align.mul_(grad_out.to(align.dtype).view(-1, 1, 1))
         need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         gx = gy = None
-        if ctx.banded and not x.is_cuda:
-            gx, gy = _sdtw_cpu.band_grad(
+        if not x.is_cuda and (ctx.banded or _is_sparse(align, ctx.nlen, ctx.mlen)):
+            gx, gy = _sdtw_cpu.sparse_cost_grad(
                 align.numpy(), x.detach().contiguous().numpy(), y.detach().contiguous().numpy(),
                 ctx.lo, ctx.hi,
             )
@@ -133,6 +133,17 @@ class _SoftDTWFunction(torch.autograd.Function):
             if need_y:
                 gy = 2.0 * (y * align.sum(1).unsqueeze(-1) - torch.bmm(align.transpose(1, 2), x))
         return gx, gy, None, None, None, None, None, None
+
+
+# Below this share of non-zero alignment cells a loop over those cells beats the two dense
+# (B, N, M) x (B, M, D) products of the gradient (crossover measured at about 0.2 for B = 8,
+# N = M = 250, D = 768 on 2 cores); small gamma makes E nearly a hard path (density ~1 %)
+SPARSE_GRAD_DENSITY = 0.15
+
+
+def _is_sparse(align: torch.Tensor, nlen: np.ndarray, mlen: np.ndarray) -> bool:
+    cells = float((nlen * mlen).sum())
+    return np.count_nonzero(align.numpy()) < SPARSE_GRAD_DENSITY * cells
 
 
 def _soft_dtw_raw(x, y, nlen, mlen, gamma, bandwidth):

@@ -7,4 +7,4 @@
 # All options: see ../../TEMPLATE/pise1/pise.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-exec ./pise.sh --ssl_upstream pretrain "$@"
+exec ./pise.sh --ssl_upstream pretrain --nbpe 50 "$@"  # 50 BPE units: learnt faster than 300 in the CPU budget (dev)
