@@ -7,20 +7,8 @@
 #       [--simu_refs DIR]   # the isolated_ext tree of ESPnet's egs2/chime4/enh1 stage 1
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-chime4=
-simu_refs=
-hubert=
-master64=
-args=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --chime4|--simu_refs|--hubert|--master64) printf -v "${1#--}" '%s' "$2"; shift 2 ;;
-        *) args+=("$1"); shift ;;
-    esac
-done
-for v in chime4 hubert master64; do
-    [ -n "${!v}" ] || { echo "$0: --${v} is required (see the header of this script)" >&2; exit 1; }
-done
-exec ./pise.sh --ngpu 1 --nj 8 --n_valid 0 --conf_suffix "" --nbpe 300 --ssl_upstream "${hubert}" --se_init "${master64}" \
+. ../../TEMPLATE/pise1/real_corpus.sh
+parse_recipe_opts "chime4 hubert master64" "simu_refs" "$@"
+exec ./pise.sh "${real_corpus_pise_opts[@]}" --ssl_upstream "${hubert}" --se_init "${master64}" \
     --test_sets "test_clean test_simu dev_real test_real" \
-    --local_data_opts "--chime4 ${chime4}${simu_refs:+ --simu_refs ${simu_refs}}" "${args[@]+"${args[@]}"}"
+    --local_data_opts "--chime4 ${chime4}${simu_refs:+ --simu_refs ${simu_refs}}" "${pise_args[@]+"${pise_args[@]}"}"

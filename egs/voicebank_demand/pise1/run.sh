@@ -5,18 +5,7 @@
 #   ./run.sh --root /data/VCTK_DEMAND --hubert /models/hubert_base_ls960.pt --master64 /models/master64.th
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-root=
-hubert=
-master64=
-args=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --root|--hubert|--master64) printf -v "${1#--}" '%s' "$2"; shift 2 ;;
-        *) args+=("$1"); shift ;;
-    esac
-done
-for v in root hubert master64; do
-    [ -n "${!v}" ] || { echo "$0: --${v} is required (see the header of this script)" >&2; exit 1; }
-done
-exec ./pise.sh --ngpu 1 --nj 8 --n_valid 0 --conf_suffix "" --nbpe 300 --ssl_upstream "${hubert}" --se_init "${master64}" \
-    --test_sets "test_clean test_unseen" --local_data_opts "--root ${root}" "${args[@]+"${args[@]}"}"
+. ../../TEMPLATE/pise1/real_corpus.sh
+parse_recipe_opts "root hubert master64" "" "$@"
+exec ./pise.sh "${real_corpus_pise_opts[@]}" --ssl_upstream "${hubert}" --se_init "${master64}" \
+    --test_sets "test_clean test_unseen" --local_data_opts "--root ${root}" "${pise_args[@]+"${pise_args[@]}"}"
