@@ -30,6 +30,8 @@ conf_suffix=auto        # auto: "_tiny" for the tiny corpus, "" otherwise
 test_sets="test_clean test_seen test_seen_shift test_seen_speed test_unseen test_unseen_shift test_unseen_speed"
 tag=""                  # appended to experiment names
 n_valid=100             # validation during training uses at most this many dev utterances (0: all)
+report=RESULTS.md       # stage 10's report; another name (e.g. with --test_sets dev to compare settings
+                        # on dev only) keeps its plots apart, in exp/plots_NAME
 
 . utils/parse_options.sh
 
@@ -249,13 +251,14 @@ if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
 fi
 
 if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
+    plot_dir=exp/plots$([ "${report}" = RESULTS.md ] || echo "_$(basename "${report}" .md)")
     log "stage 10: report"
     python -m espnet_pise.bin.make_report --asr_exp "${asr_exp}" --test_sets ${test_sets} \
         --systems ${systems} "joint_${joint_variant}" --se_exps "noisy:exp/noisy_input" \
         ${se_systems} "joint_${joint_variant}:${joint_exp}" \
         --alignment_system "enh_${joint_variant}" --title "$(basename "$(dirname "${PWD}")")/pise1 (${corpus_size} corpus)" \
-        --out RESULTS.md --plot_dir exp/plots
-    log "RESULTS.md written; plots in exp/plots"
+        --out "${report}" --plot_dir "${plot_dir}"
+    log "${report} written; plots in ${plot_dir}"
 fi
 log "done (stages ${stage}..${stop_stage})"
 exit 0
