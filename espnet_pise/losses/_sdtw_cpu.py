@@ -28,26 +28,36 @@ def _get(C, b, i, j, lo, hi, inf):
 
 
 @njit(inline="always")
-def _softmin_terms(a, b, c, inv_gamma):
+def _exp_term(d, inv_gamma, cut):
+    """exp(d / gamma) for d <= 0, or exactly 0 below exp(cut) (d = -inf included)."""
+    t = d * inv_gamma
+    return math.exp(t) if t > cut else inv_gamma - inv_gamma  # a zero of the dtype
+
+
+@njit(inline="always")
+def _softmin_terms(a, b, c, inv_gamma, cut):
     """Stable soft-min pieces of (a, b, c): the minimum m and exp(-(x - m)/gamma) for each.
 
-    The minimum's own term is exactly 1, so two exponentials are computed, not three (the DP's
-    cost is these exponentials).  An infinite argument gives a 0 term; the caller checks m for
-    inf first.
+    The minimum's own term is exactly 1, so at most two exponentials are computed; a term below
+    exp(cut) (a quarter of the dtype's epsilon) is 0 without one: added to the 1 it cannot change
+    the sum in the working precision, and with gamma = 0.1 most cells have no other term left
+    (the DP's cost is these exponentials).  An infinite argument gives a 0 term; the caller
+    checks m for inf first.
     """
     one = inv_gamma / inv_gamma
     if a <= b and a <= c:
-        return a, one, math.exp((a - b) * inv_gamma), math.exp((a - c) * inv_gamma)
+        return a, one, _exp_term(a - b, inv_gamma, cut), _exp_term(a - c, inv_gamma, cut)
     if b <= c:
-        return b, math.exp((b - a) * inv_gamma), one, math.exp((b - c) * inv_gamma)
-    return c, math.exp((c - a) * inv_gamma), math.exp((c - b) * inv_gamma), one
+        return b, _exp_term(b - a, inv_gamma, cut), one, _exp_term(b - c, inv_gamma, cut)
+    return c, _exp_term(c - a, inv_gamma, cut), _exp_term(c - b, inv_gamma, cut), one
 
 
 @njit(parallel=True, cache=True)
-def sdtw_forward(C, lo, hi, nlen, mlen, inv_gamma, one, inf):
+def sdtw_forward(C, lo, hi, nlen, mlen, inv_gamma, one, inf, cut):
     """In place: C <- R. Returns R[n_b - 1, m_b - 1] per batch item (shape (B,)).
 
-    ``inv_gamma``, ``one`` and ``inf`` carry C's dtype so that float32 tables use float32 math.
+    ``inv_gamma``, ``one``, ``inf`` and ``cut`` (see ``_softmin_terms``) carry C's dtype so that
+    float32 tables use float32 math.
     """
     B = C.shape[0]
     out = np.empty(B, dtype=C.dtype)
@@ -66,8 +76,14 @@ def sdtw_forward(C, lo, hi, nlen, mlen, inv_gamma, one, inf):
                     continue
                 up = C[b, i - 1, j - lp] if lp <= j <= hp else inf
                 diag = C[b, i - 1, j - 1 - lp] if lp <= j - 1 <= hp else inf
-                m, e_up, e_left, e_diag = _softmin_terms(up, left, diag, inv_gamma)
-                r = inf if m == inf else cost + m - math.log(e_up + e_left + e_diag) / inv_gamma
+                m, e_up, e_left, e_diag = _softmin_terms(up, left, diag, inv_gamma, cut)
+                total = e_up + e_left + e_diag
+                if m == inf:
+                    r = inf
+                elif total == one:  # no other term survived: log(1) = 0
+                    r = cost + m
+                else:
+                    r = cost + m - math.log(total) / inv_gamma
                 C[b, i, j - li] = r
                 left = r
         out[b] = _get(C, b, n - 1, mlen[b] - 1, lo, hi, inf)
@@ -75,7 +91,7 @@ def sdtw_forward(C, lo, hi, nlen, mlen, inv_gamma, one, inf):
 
 
 @njit(parallel=True, cache=True)
-def sdtw_backward(C, lo, hi, nlen, mlen, inv_gamma, one, inf):
+def sdtw_backward(C, lo, hi, nlen, mlen, inv_gamma, one, inf, cut):
     """In place: C (holding R) <- E, the gradient of R[n-1, m-1] w.r.t. every cost cell.
 
     "Push" form: going backwards, each cell's finished E is shared among its predecessors in
@@ -108,7 +124,7 @@ def sdtw_backward(C, lo, hi, nlen, mlen, inv_gamma, one, inf):
                 left = C[b, i, j - 1 - li] if j - 1 >= li else inf
                 up = C[b, i - 1, j - lp] if lp <= j <= hp else inf
                 diag = C[b, i - 1, j - 1 - lp] if lp <= j - 1 <= hp else inf
-                m, e_up, e_left, e_diag = _softmin_terms(up, left, diag, inv_gamma)
+                m, e_up, e_left, e_diag = _softmin_terms(up, left, diag, inv_gamma, cut)
                 if m == inf:
                     continue
                 share = e / (e_up + e_left + e_diag)

@@ -85,9 +85,10 @@ def _dp_table(x, y, nlen, mlen, lo, hi, gamma, banded):
 
 
 def _scalars(table: torch.Tensor, gamma: float):
-    """1/gamma, 1 and inf in the table's dtype: float32 tables get float32 math in the kernels."""
+    """1/gamma, 1, inf and the soft-min cut-off log(eps / 4) in the table's dtype: float32 tables
+    get float32 math in the kernels."""
     kind = np.float32 if table.dtype == torch.float32 else np.float64
-    return kind(1.0 / gamma), kind(1.0), kind(np.inf)
+    return kind(1.0 / gamma), kind(1.0), kind(np.inf), kind(np.log(np.finfo(kind).eps / 4))
 
 
 class _SoftDTWFunction(torch.autograd.Function):
