@@ -7,7 +7,7 @@
 #       [--simu_refs DIR]   # the isolated_ext tree of ESPnet's egs2/chime4/enh1 stage 1
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-. ../../TEMPLATE/pise1/real_corpus.sh
+. ./real_corpus.sh  # -> ../../TEMPLATE/pise1/real_corpus.sh
 parse_recipe_opts "chime4 hubert master64" "simu_refs" "$@"
 exec ./pise.sh "${real_corpus_pise_opts[@]}" --ssl_upstream "${hubert}" --se_init "${master64}" \
     --test_sets "test_clean test_simu dev_real test_real" \

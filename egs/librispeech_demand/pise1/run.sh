@@ -6,7 +6,7 @@
 # Other options go to ../../TEMPLATE/pise1/pise.sh (e.g. --stage, --stop_stage, --variants).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-. ../../TEMPLATE/pise1/real_corpus.sh
+. ./real_corpus.sh  # -> ../../TEMPLATE/pise1/real_corpus.sh
 parse_recipe_opts "librispeech demand hubert master64" "" "$@"
 exec ./pise.sh "${real_corpus_pise_opts[@]}" --ssl_upstream "${hubert}" --se_init "${master64}" \
     --local_data_opts "--librispeech ${librispeech} --demand ${demand}" "${pise_args[@]+"${pise_args[@]}"}"

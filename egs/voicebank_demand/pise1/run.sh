@@ -5,7 +5,7 @@
 #   ./run.sh --root /data/VCTK_DEMAND --hubert /models/hubert_base_ls960.pt --master64 /models/master64.th
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-. ../../TEMPLATE/pise1/real_corpus.sh
+. ./real_corpus.sh  # -> ../../TEMPLATE/pise1/real_corpus.sh
 parse_recipe_opts "root hubert master64" "" "$@"
 exec ./pise.sh "${real_corpus_pise_opts[@]}" --ssl_upstream "${hubert}" --se_init "${master64}" \
     --test_sets "test_clean test_unseen" --local_data_opts "--root ${root}" "${pise_args[@]+"${pise_args[@]}"}"

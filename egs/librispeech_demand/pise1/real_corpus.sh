@@ -1,0 +1,1 @@
+../../TEMPLATE/pise1/real_corpus.sh
