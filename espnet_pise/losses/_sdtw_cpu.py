@@ -35,7 +35,7 @@ def _exp_term(d, inv_gamma, cut):
 
 
 @njit(inline="always")
-def _softmin_terms(a, b, c, inv_gamma, cut):
+def _softmin_terms(a, b, c, inv_gamma, one, cut):
     """Stable soft-min pieces of (a, b, c): the minimum m and exp(-(x - m)/gamma) for each.
 
     The minimum's own term is exactly 1, so at most two exponentials are computed; a term below
@@ -44,7 +44,6 @@ def _softmin_terms(a, b, c, inv_gamma, cut):
     (the DP's cost is these exponentials).  An infinite argument gives a 0 term; the caller
     checks m for inf first.
     """
-    one = inv_gamma / inv_gamma
     if a <= b and a <= c:
         return a, one, _exp_term(a - b, inv_gamma, cut), _exp_term(a - c, inv_gamma, cut)
     if b <= c:
@@ -76,7 +75,7 @@ def sdtw_forward(C, lo, hi, nlen, mlen, inv_gamma, one, inf, cut):
                     continue
                 up = C[b, i - 1, j - lp] if lp <= j <= hp else inf
                 diag = C[b, i - 1, j - 1 - lp] if lp <= j - 1 <= hp else inf
-                m, e_up, e_left, e_diag = _softmin_terms(up, left, diag, inv_gamma, cut)
+                m, e_up, e_left, e_diag = _softmin_terms(up, left, diag, inv_gamma, one, cut)
                 total = e_up + e_left + e_diag
                 if m == inf:
                     r = inf
@@ -124,7 +123,7 @@ def sdtw_backward(C, lo, hi, nlen, mlen, inv_gamma, one, inf, cut):
                 left = C[b, i, j - 1 - li] if j - 1 >= li else inf
                 up = C[b, i - 1, j - lp] if lp <= j <= hp else inf
                 diag = C[b, i - 1, j - 1 - lp] if lp <= j - 1 <= hp else inf
-                m, e_up, e_left, e_diag = _softmin_terms(up, left, diag, inv_gamma, cut)
+                m, e_up, e_left, e_diag = _softmin_terms(up, left, diag, inv_gamma, one, cut)
                 if m == inf:
                     continue
                 share = e / (e_up + e_left + e_diag)
