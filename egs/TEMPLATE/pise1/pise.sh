@@ -29,7 +29,7 @@ se_init=""              # a denoiser checkpoint (e.g. master64.th): replaces sta
 conf_suffix=auto        # auto: "_tiny" for the tiny corpus, "" otherwise
 test_sets="test_clean test_seen test_seen_shift test_seen_speed test_unseen test_unseen_shift test_unseen_speed"
 tag=""                  # appended to experiment names
-n_valid=100             # validation during training uses at most this many dev utterances (0: all)
+n_valid=50              # validation during training uses at most this many dev utterances (0: all)
 report=RESULTS.md       # stage 10's report; another name (e.g. with --test_sets dev to compare settings
                         # on dev only) keeps its plots apart, in exp/plots_NAME
 
@@ -209,10 +209,12 @@ decode_cmd() {
 
 if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
     log "stage 7: cascade: enhance every test set with each SE model, decode with the back end"
-    cmds=()
-    for s in ${se_systems}; do cmds+=("$(enhance_cmd "${s#*:}")"); done
-    run_jobs "${nj}" "${cmds[@]}" || { log "enhancement failed: see exp/enh_*/enhance.log"; exit 1; }
+    # the unprocessed input needs no enhancement: its decoding (the longest job) fills a slot beside the
+    # enhancement jobs, so the decodings of the SE systems run in fewer rounds
     cmds=("$(decode_cmd "${asr_exp}" noisy data/SET/wav.scp)")
+    for s in ${se_systems}; do cmds+=("$(enhance_cmd "${s#*:}")"); done
+    run_jobs "${nj}" "${cmds[@]}" || { log "failed: see exp/enh_*/enhance.log, ${asr_exp}/decode_noisy/decode.log"; exit 1; }
+    cmds=()
     for s in ${se_systems}; do cmds+=("$(decode_cmd "${asr_exp}" "${s%%:*}" "${s#*:}/enhanced_SET/spk1.scp")"); done
     run_jobs "${nj}" "${cmds[@]}" || { log "decoding failed: see ${asr_exp}/decode_*/decode.log"; exit 1; }
 fi
