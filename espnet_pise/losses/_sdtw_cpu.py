@@ -29,26 +29,45 @@ def _get(C, b, i, j, lo, hi, inf):
 
 @njit(inline="always")
 def _exp_term(d, inv_gamma, cut):
-    """exp(d / gamma) for d <= 0, or exactly 0 below exp(cut) (d = -inf included)."""
+    """exp(d / gamma) for d <= 0, or exactly 0 below exp(cut) (d = -inf and NaN included).
+
+    Branch-free (the exponential of a clamped argument, then a select): no branch depends on
+    which neighbour is the minimum, which is random to the CPU's branch predictor."""
     t = d * inv_gamma
-    return math.exp(t) if t > cut else inv_gamma - inv_gamma  # a zero of the dtype
+    e = math.exp(max(t, cut))
+    return e if t > cut else inv_gamma - inv_gamma  # a zero of the dtype
 
 
 @njit(inline="always")
-def _softmin_terms(a, b, c, inv_gamma, one, cut):
+def _softmin_terms(a, b, c, inv_gamma, cut):
     """Stable soft-min pieces of (a, b, c): the minimum m and exp(-(x - m)/gamma) for each.
 
-    The minimum's own term is exactly 1, so at most two exponentials are computed; a term below
-    exp(cut) (a quarter of the dtype's epsilon) is 0 without one: added to the 1 it cannot change
-    the sum in the working precision, and with gamma = 0.1 most cells have no other term left
-    (the DP's cost is these exponentials).  An infinite argument gives a 0 term; the caller
-    checks m for inf first.
+    The minimum's own term is exp(0) = 1 exactly; a term below exp(cut) (a quarter of the
+    dtype's epsilon) is exactly 0: added to the 1 it cannot change the sum in the working
+    precision, and it keeps the expected alignment sparse (with gamma = 0.1 most cells have no
+    other term left).  An infinite argument gives a 0 term (inf - inf = NaN fails the cut-off
+    test too); the caller checks m for inf first.
     """
-    if a <= b and a <= c:
-        return a, one, _exp_term(a - b, inv_gamma, cut), _exp_term(a - c, inv_gamma, cut)
-    if b <= c:
-        return b, _exp_term(b - a, inv_gamma, cut), one, _exp_term(b - c, inv_gamma, cut)
-    return c, _exp_term(c - a, inv_gamma, cut), _exp_term(c - b, inv_gamma, cut), one
+    m = min(min(a, b), c)
+    return m, _exp_term(m - a, inv_gamma, cut), _exp_term(m - b, inv_gamma, cut), _exp_term(m - c, inv_gamma, cut)
+
+
+@njit(inline="always")
+def _softmin(a, b, c, inv_gamma, one, inf, cut):
+    """Soft-min -gamma log(sum exp(-x / gamma)) of (a, b, c), stable, for the forward.
+
+    A min/max network sorts the three without branches (which neighbour is the minimum is
+    random to the branch predictor); the minimum's term is 1 and the others are at most 1,
+    the smaller one is 0 whenever the middle one is (below the cut-off, see ``_softmin_terms``).
+    """
+    lo1, hi1 = min(a, b), max(a, b)
+    m, mid, top = min(lo1, c), min(hi1, max(lo1, c)), max(hi1, c)
+    if m == inf:
+        return inf
+    t_mid = (m - mid) * inv_gamma
+    if not t_mid > cut:  # no other term survives: log(1) = 0
+        return m
+    return m - math.log(one + math.exp(t_mid) + _exp_term(m - top, inv_gamma, cut)) / inv_gamma
 
 
 @njit(parallel=True, cache=True)
@@ -64,27 +83,18 @@ def sdtw_forward(C, lo, hi, nlen, mlen, inv_gamma, one, inf, cut):
         n = nlen[b]
         for i in range(n):
             li = lo[b, i]
-            hi_i = hi[b, i]
             lp = lo[b, i - 1] if i > 0 else 0
             hp = hi[b, i - 1] if i > 0 else -1
             left = inf
-            for j in range(li, hi_i + 1):
+            for j in range(li, hi[b, i] + 1):
                 cost = C[b, i, j - li]
                 if i == 0 and j == 0:
                     left = cost  # R[0, 0] = C[0, 0]
                     continue
                 up = C[b, i - 1, j - lp] if lp <= j <= hp else inf
                 diag = C[b, i - 1, j - 1 - lp] if lp <= j - 1 <= hp else inf
-                m, e_up, e_left, e_diag = _softmin_terms(up, left, diag, inv_gamma, one, cut)
-                total = e_up + e_left + e_diag
-                if m == inf:
-                    r = inf
-                elif total == one:  # no other term survived: log(1) = 0
-                    r = cost + m
-                else:
-                    r = cost + m - math.log(total) / inv_gamma
-                C[b, i, j - li] = r
-                left = r
+                left = cost + _softmin(up, left, diag, inv_gamma, one, inf, cut)
+                C[b, i, j - li] = left
         out[b] = _get(C, b, n - 1, mlen[b] - 1, lo, hi, inf)
     return out
 
@@ -95,7 +105,7 @@ def sdtw_backward(C, lo, hi, nlen, mlen, inv_gamma, one, inf, cut):
 
     "Push" form: going backwards, each cell's finished E is shared among its predecessors in
     proportion to their soft-min weights, which are the normalised exponentials of the
-    soft-min at that cell (two exponentials per cell, no logarithm).  E of the current and of
+    soft-min at that cell (exponentials only, no logarithm).  E of the current and of
     the previous row accumulate in two row buffers; a row of R is overwritten by its E only
     once no later cell needs it.  Cells outside the band and rows beyond the length become 0.
     """
@@ -123,7 +133,7 @@ def sdtw_backward(C, lo, hi, nlen, mlen, inv_gamma, one, inf, cut):
                 left = C[b, i, j - 1 - li] if j - 1 >= li else inf
                 up = C[b, i - 1, j - lp] if lp <= j <= hp else inf
                 diag = C[b, i - 1, j - 1 - lp] if lp <= j - 1 <= hp else inf
-                m, e_up, e_left, e_diag = _softmin_terms(up, left, diag, inv_gamma, one, cut)
+                m, e_up, e_left, e_diag = _softmin_terms(up, left, diag, inv_gamma, cut)
                 if m == inf:
                     continue
                 share = e / (e_up + e_left + e_diag)
@@ -138,7 +148,8 @@ def sdtw_backward(C, lo, hi, nlen, mlen, inv_gamma, one, inf, cut):
                 e_cur[k] = zero  # becomes row i-2's accumulator
 
 
-@njit(parallel=True, cache=True)
+# reassociation lets LLVM split the sum over D into SIMD partial sums (no NaN/inf assumptions)
+@njit(parallel=True, cache=True, fastmath={"reassoc", "contract"})
 def band_cost(x, y, lo, hi, W):
     """Squared-Euclidean cost of the band cells only: (B, N, W); O(N * W * D), not O(N * M * D)."""
     B, N, D = x.shape
@@ -147,12 +158,14 @@ def band_cost(x, y, lo, hi, W):
         b = bi // N
         i = bi % N
         li = lo[b, i]
+        xi, ci = x[b, i], C[b, i]  # row views: the inner loop vectorises
         for j in range(li, hi[b, i] + 1):
-            acc = 0.0
+            yj = y[b, j]
+            acc = ci[j - li]  # a zero of the input dtype: float32 sums stay float32 SIMD
             for d in range(D):
-                diff = x[b, i, d] - y[b, j, d]
+                diff = xi[d] - yj[d]
                 acc += diff * diff
-            C[b, i, j - li] = acc
+            ci[j - li] = acc
     return C
 
 
