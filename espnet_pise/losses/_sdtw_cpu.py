@@ -108,9 +108,12 @@ def sdtw_backward(C, lo, hi, nlen, mlen, inv_gamma, one, inf, cut):
     soft-min at that cell (exponentials only, no logarithm).  E of the current and of
     the previous row accumulate in two row buffers; a row of R is overwritten by its E only
     once no later cell needs it.  Cells outside the band and rows beyond the length become 0.
+    Returns the number of non-zero cells of E per batch item (B,): the gradient picks its
+    method by it without another pass over E.
     """
     B, N, W = C.shape
     zero = one - one
+    nnz = np.zeros(B, dtype=np.int64)
     for b in prange(B):
         n = nlen[b]
         m_len = mlen[b]
@@ -144,8 +147,11 @@ def sdtw_backward(C, lo, hi, nlen, mlen, inv_gamma, one, inf, cut):
                 if lp <= j - 1 <= hp:
                     e_prev[j - 1 - lp] += share * e_diag
             for k in range(W):
-                C[b, i, k] = e_cur[k] if k <= hi_i - li else zero
+                e = e_cur[k] if k <= hi_i - li else zero
+                C[b, i, k] = e
+                nnz[b] += e != zero
                 e_cur[k] = zero  # becomes row i-2's accumulator
+    return nnz
 
 
 # reassociation lets LLVM split the sum over D into SIMD partial sums (no NaN/inf assumptions)

@@ -116,12 +116,14 @@ class _SoftDTWFunction(torch.autograd.Function):
         else:
             from espnet_pise.losses import _sdtw_cpu
 
-            _sdtw_cpu.sdtw_backward(table.numpy(), ctx.lo, ctx.hi, ctx.nlen, ctx.mlen, *_scalars(table, ctx.gamma))
+            nnz = _sdtw_cpu.sdtw_backward(
+                table.numpy(), ctx.lo, ctx.hi, ctx.nlen, ctx.mlen, *_scalars(table, ctx.gamma)
+            )
             align = table
         align.mul_(grad_out.to(align.dtype).view(-1, 1, 1))
         need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         gx = gy = None
-        if not x.is_cuda and (ctx.banded or _is_sparse(align, ctx.nlen, ctx.mlen)):
+        if not x.is_cuda and (ctx.banded or _is_sparse(nnz, ctx.nlen, ctx.mlen)):
             gx, gy = _sdtw_cpu.sparse_cost_grad(
                 align.numpy(), x.detach().contiguous().numpy(), y.detach().contiguous().numpy(),
                 ctx.lo, ctx.hi,
@@ -143,9 +145,9 @@ class _SoftDTWFunction(torch.autograd.Function):
 SPARSE_GRAD_DENSITY = 0.15
 
 
-def _is_sparse(align: torch.Tensor, nlen: np.ndarray, mlen: np.ndarray) -> bool:
-    cells = float((nlen * mlen).sum())
-    return np.count_nonzero(align.numpy()) < SPARSE_GRAD_DENSITY * cells
+def _is_sparse(nnz: np.ndarray, nlen: np.ndarray, mlen: np.ndarray) -> bool:
+    """nnz: (B,) non-zero alignment cells per batch item (from the backward kernel)."""
+    return float(nnz.sum()) < SPARSE_GRAD_DENSITY * float((nlen * mlen).sum())
 
 
 def _soft_dtw_raw(x, y, nlen, mlen, gamma, bandwidth):
