@@ -7,6 +7,13 @@ recursion in torch).  Every implementation runs in its own worker process so tha
 is its own: CPU peak = rise of the resident-set high-water mark (VmHWM, reset before each run);
 CUDA peak = torch.cuda.max_memory_allocated.  Values are checked to agree within 1e-4.
 
+On the CPU each implementation runs twice: the times come from a worker with glibc's default
+allocator (as in a training process), the peak memory from a second worker (one repeat) with
+the mmap threshold fixed at 64 KiB, where freed large blocks go back to the system so that the
+high-water mark measures live memory.  (Timing under that fixed threshold, as this script did
+until 2026-11-26, makes every large allocation fresh pages: at N = M = 250, D = 768 it slowed
+pise 1.6x and pysdtw 1.9x.)
+
     python bench/soft_dtw.py                 # CPU, full table
     python bench/soft_dtw.py --device cuda   # GPU
     python bench/soft_dtw.py --quick         # a few shapes
@@ -183,24 +190,31 @@ def main():
         worker(args._worker, args.device, shape_list, args.batch, args.gamma, args.repeats, args.mem_limit_gb)
         return
 
-    rows = {}
-    for impl in args.impls.split(","):
+    def run_worker(impl, repeats, env):
         cmd = [sys.executable, __file__, "--_worker", impl, "--device", args.device, "--batch", str(args.batch),
-               "--gamma", str(args.gamma), "--repeats", str(args.repeats), "--mem_limit_gb", str(args.mem_limit_gb)]
+               "--gamma", str(args.gamma), "--repeats", str(repeats), "--mem_limit_gb", str(args.mem_limit_gb)]
         if args.quick:
             cmd.append("--quick")
-        print(f"# running {impl} ...", file=sys.stderr, flush=True)
-        # fixed mmap threshold: large blocks are unmapped when freed, so the resident
-        # high-water mark measures live memory instead of glibc's cached heap
-        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        got = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
         if proc.returncode != 0:
             print(f"# {impl} worker failed: {proc.stderr[-1500:]}", file=sys.stderr)
-        for r in got:
-            rows[(impl, r["n"], r["m"], r["d"], r["band"])] = r
+        got = {(r["n"], r["m"], r["d"], r["band"]): r for r in
+               (json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{"))}
+        return got, proc.returncode
+
+    rows = {}
+    for impl in args.impls.split(","):
+        print(f"# running {impl} ...", file=sys.stderr, flush=True)
+        got, code = run_worker(impl, args.repeats, dict(os.environ))
+        if args.device == "cpu":  # peak memory: a second worker with the fixed mmap threshold
+            mem, _ = run_worker(impl, 1, {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"})
+            for key, r in got.items():
+                if "peak_mb" in r and "peak_mb" in mem.get(key, {}):
+                    r["peak_mb"] = mem[key]["peak_mb"]
+                elif "peak_mb" in r:
+                    r["skip"] = "memory run failed"
         for s in shape_list:
-            rows.setdefault((impl, *s), dict(skip="worker crashed" if proc.returncode else "no result"))
+            rows[(impl, *s)] = got.get(s, dict(skip="worker crashed" if code else "no result"))
 
     import numpy as np
 
