@@ -51,6 +51,11 @@ def main(argv=None):
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--fs", type=int, default=16000)
     args = ap.parse_args(argv)
+    # the config is checked before the (slow) ESPnet imports and model loading
+    options = yaml.safe_load(open(args.config)) if args.config else {}
+    search = options.pop("search", "beam")
+    if search not in ("beam", "ctc_greedy"):
+        raise SystemExit(f"{args.config}: search must be 'beam' or 'ctc_greedy', got {search!r}")
     jobs = []
     for job in args.jobs:
         name, _, rest = job.partition("=")
@@ -65,10 +70,6 @@ def main(argv=None):
     from espnet2.bin.asr_inference import Speech2Text
     from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
-    options = yaml.safe_load(open(args.config)) if args.config else {}
-    search = options.pop("search", "beam")
-    if search not in ("beam", "ctc_greedy"):
-        raise SystemExit(f"{args.config}: search must be 'beam' or 'ctc_greedy', got {search!r}")
     s2t = Speech2Text(asr_train_config=args.asr_train_config, asr_model_file=args.asr_model_file,
                       device=args.device, enh_s2t_task=args.enh_s2t_task == "true", **options)
     for name, scp, out in jobs:
