@@ -79,9 +79,15 @@ def _dp_table(x, y, nlen, mlen, lo, hi, gamma, banded):
     if banded:
         width = int((hi - lo + 1).max())
         table = torch.from_numpy(_sdtw_cpu.band_cost(xd.numpy(), yd.numpy(), lo, hi, width))
+        out = _sdtw_cpu.sdtw_forward(table.numpy(), lo, hi, nlen, mlen, *_scalars(table, gamma))
     else:
-        table = _pairwise_sq_dist(xd, yd)
-    out = _sdtw_cpu.sdtw_forward(table.numpy(), lo, hi, nlen, mlen, *_scalars(table, gamma))
+        # x y^T by BLAS; the kernel adds the norms as it copies each strip (one pass, no clamp pass)
+        table = torch.bmm(xd, yd.transpose(1, 2))
+        xx, yy = xd.pow(2).sum(-1), yd.pow(2).sum(-1)
+        out = _sdtw_cpu.sdtw_forward_dense(
+            table.numpy(), xx.numpy(), yy.numpy(), nlen, mlen, *_scalars(table, gamma),
+            _sdtw_cpu.poly_constants(table.numpy().dtype),
+        )
     return torch.from_numpy(out).to(x.dtype), table
 
 

@@ -62,6 +62,40 @@ def test_matches_brute_force(seed, bandwidth):
         assert abs(got[b].item() - want) <= 1e-6 * max(1.0, abs(want)), (b, got[b].item(), want)
 
 
+@pytest.mark.parametrize("m_size", [70, 160])
+def test_dense_kernel_across_strips_matches_brute_force(m_size):
+    """The dense CPU forward sweeps strips of STRIP rows by anti-diagonals: lengths that end inside
+    a strip, N < M and N > M, and several strips per utterance must give the textbook value."""
+    from espnet_pise.losses import _sdtw_cpu
+
+    rng = np.random.default_rng(m_size)
+    B, N, D = 2, 2 * _sdtw_cpu.STRIP + 22, 3
+    x, y = rng.normal(size=(B, N, D)), rng.normal(size=(B, m_size, D))
+    xl, yl = np.array([N, N - 40]), np.array([m_size, m_size - 9])
+    for gamma in (0.1, 1.0):
+        got = soft_dtw(torch.tensor(x), torch.tensor(y), torch.tensor(xl), torch.tensor(yl), gamma=gamma)
+        for b in range(B):
+            want = brute_soft_dtw(x[b, : xl[b]], y[b, : yl[b]], gamma)
+            assert abs(got[b].item() - want) <= 1e-9 * abs(want), (gamma, b, got[b].item(), want)
+
+
+def test_float32_agrees_with_float64():
+    """float32 runs its own SIMD polynomial (fewer terms): values and gradients match float64."""
+    torch.manual_seed(1)
+    x64, y64 = 0.3 * torch.randn(3, 150, 16, dtype=torch.float64), 0.3 * torch.randn(3, 170, 16, dtype=torch.float64)
+    lens = torch.tensor([150, 120, 77]), torch.tensor([170, 170, 90])
+    grads = []
+    for dt in (torch.float64, torch.float32):
+        x, y = x64.to(dt).detach().requires_grad_(), y64.to(dt).detach().requires_grad_()
+        v = soft_dtw(x, y, *lens, gamma=0.1)
+        v.sum().backward()
+        grads.append((v.detach().double(), x.grad.double(), y.grad.double()))
+    (v64, gx64, gy64), (v32, gx32, gy32) = grads
+    assert torch.allclose(v32, v64, rtol=1e-5)
+    assert torch.allclose(gx32, gx64, rtol=1e-3, atol=1e-4 * gx64.abs().max().item())
+    assert torch.allclose(gy32, gy64, rtol=1e-3, atol=1e-4 * gy64.abs().max().item())
+
+
 def test_band_is_widened_only_when_needed():
     # m >> n: a radius-1 band around the diagonal leaves gaps; rows are extended to connect
     lo, hi = band_limits(np.array([4]), np.array([20]), 4, 1)
