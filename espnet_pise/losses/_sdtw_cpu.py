@@ -181,15 +181,18 @@ def band_cost(x, y, lo, hi, W):
 
 
 @njit(parallel=True, cache=True)
-def sparse_cost_grad(E, x, y, lo, hi):
+def sparse_cost_grad(E, x, y, lo, hi, gx, gy):
     """Gradients of sum(E * C) w.r.t. x and y: 2 * sum_j E_ij (x_i - y_j), over the non-zero E only.
 
-    Any layout (the dense one is lo = 0, hi = m - 1): O(nnz(E) * D) plus one pass over E.
+    Written into gx, gy (shapes of x, y; any content: each batch item's rows are zeroed by its
+    own thread, so the caller can pass uninitialised tensors from its allocator, whose pages are
+    usually already mapped, instead of fresh zeroed ones).  Any layout (the dense one is lo = 0,
+    hi = m - 1): O(nnz(E) * D) plus one pass over E.
     """
     B, N, D = x.shape
-    gx = np.zeros_like(x)
-    gy = np.zeros_like(y)
     for b in prange(B):
+        gx[b] = 0
+        gy[b] = 0
         for i in range(N):
             li = lo[b, i]
             xi, gxi = x[b, i], gx[b, i]  # row views: the inner loop then vectorises (2x faster)
@@ -202,8 +205,6 @@ def sparse_cost_grad(E, x, y, lo, hi):
                         g = e * (xi[d] - yj[d])
                         gxi[d] += g
                         gyj[d] -= g
-    return gx, gy
-
 
 # ---- dense forward: vectorised anti-diagonal sweep -------------------------------------------
 

@@ -81,9 +81,10 @@ def _dp_table(x, y, nlen, mlen, lo, hi, gamma, banded):
         table = torch.from_numpy(_sdtw_cpu.band_cost(xd.numpy(), yd.numpy(), lo, hi, width))
         out = _sdtw_cpu.sdtw_forward(table.numpy(), lo, hi, nlen, mlen, *_scalars(table, gamma))
     else:
-        # x y^T by BLAS; the kernel adds the norms as it copies each strip (one pass, no clamp pass)
-        table = torch.bmm(xd, yd.transpose(1, 2))
+        # x y^T by BLAS; the kernel adds the norms as it copies each strip (one pass, no clamp
+        # pass).  Norms first: their (B, N, D) temporaries are gone before the table exists.
         xx, yy = xd.pow(2).sum(-1), yd.pow(2).sum(-1)
+        table = torch.bmm(xd, yd.transpose(1, 2))
         out = _sdtw_cpu.sdtw_forward_dense(
             table.numpy(), xx.numpy(), yy.numpy(), nlen, mlen, *_scalars(table, gamma),
             _sdtw_cpu.poly_constants(table.numpy().dtype),
@@ -130,11 +131,9 @@ class _SoftDTWFunction(torch.autograd.Function):
         need_x, need_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         gx = gy = None
         if not x.is_cuda and (ctx.banded or _is_sparse(nnz, ctx.nlen, ctx.mlen)):
-            gx, gy = _sdtw_cpu.sparse_cost_grad(
-                align.numpy(), x.detach().contiguous().numpy(), y.detach().contiguous().numpy(),
-                ctx.lo, ctx.hi,
-            )
-            gx, gy = torch.from_numpy(gx), torch.from_numpy(gy)
+            xd, yd = x.detach().contiguous(), y.detach().contiguous()
+            gx, gy = torch.empty_like(xd), torch.empty_like(yd)  # zeroed in the kernel
+            _sdtw_cpu.sparse_cost_grad(align.numpy(), xd.numpy(), yd.numpy(), ctx.lo, ctx.hi, gx.numpy(), gy.numpy())
         else:
             # d/dx_i sum_j E_ij |x_i - y_j|^2 = 2 (x_i sum_j E_ij - sum_j E_ij y_j); skipped when
             # not needed (the clean SSL features in the losses carry no gradient)
