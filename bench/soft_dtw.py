@@ -112,7 +112,7 @@ def _reset_hwm():
         f.write("5")
 
 
-def worker(impl, device, shape_list, batch, gamma, repeats, mem_limit_gb):
+def worker(impl, device, shape_list, batch, gamma, repeats, mem_limit_gb, min_time=0.0):
     import torch
 
     torch.manual_seed(0)
@@ -140,7 +140,10 @@ def worker(impl, device, shape_list, batch, gamma, repeats, mem_limit_gb):
         x0, y0 = x0.to(device), y0.to(device)
         times = []
         try:
-            for rep in range(repeats + 1):  # first run: warm-up / JIT
+            rep = 0
+            # first run: warm-up / JIT; then at least `repeats` timed runs and, for fast shapes,
+            # more until min_time seconds are timed (ms-scale medians of 3 vary by 20 %), at most 50
+            while rep <= repeats or (sum(times) < min_time and rep <= 50):
                 x = x0.clone().requires_grad_()
                 y = y0.clone().requires_grad_()
                 if device == "cuda":
@@ -161,6 +164,8 @@ def worker(impl, device, shape_list, batch, gamma, repeats, mem_limit_gb):
                 if rep > 0:
                     times.append(time.perf_counter() - t0)
                     row.setdefault("peaks", []).append(peak)
+                rep += 1
+            row["runs"] = len(times)
             row["time_s"] = statistics.median(times)
             row["peak_mb"] = max(row.pop("peaks")) / 2**20
             row["value"] = v.detach().double().cpu().numpy().tolist()
@@ -178,7 +183,9 @@ def main():
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--gamma", type=float, default=0.1)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per shape, at least")
+    ap.add_argument("--min_time", type=float, default=2.0,
+                    help="keep timing a shape until this many seconds (up to 50 runs; memory run: 1)")
     ap.add_argument("--impls", default=",".join(IMPLS))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--mem_limit_gb", type=float, default=12.0)
@@ -187,12 +194,14 @@ def main():
     args = ap.parse_args()
     shape_list = shapes(args.quick)
     if args._worker:
-        worker(args._worker, args.device, shape_list, args.batch, args.gamma, args.repeats, args.mem_limit_gb)
+        worker(args._worker, args.device, shape_list, args.batch, args.gamma, args.repeats, args.mem_limit_gb,
+               args.min_time)
         return
 
-    def run_worker(impl, repeats, env):
+    def run_worker(impl, repeats, env, min_time):
         cmd = [sys.executable, __file__, "--_worker", impl, "--device", args.device, "--batch", str(args.batch),
-               "--gamma", str(args.gamma), "--repeats", str(repeats), "--mem_limit_gb", str(args.mem_limit_gb)]
+               "--gamma", str(args.gamma), "--repeats", str(repeats), "--mem_limit_gb", str(args.mem_limit_gb),
+               "--min_time", str(min_time)]
         if args.quick:
             cmd.append("--quick")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -205,9 +214,9 @@ def main():
     rows = {}
     for impl in args.impls.split(","):
         print(f"# running {impl} ...", file=sys.stderr, flush=True)
-        got, code = run_worker(impl, args.repeats, dict(os.environ))
+        got, code = run_worker(impl, args.repeats, dict(os.environ), args.min_time)
         if args.device == "cpu":  # peak memory: a second worker with the fixed mmap threshold
-            mem, _ = run_worker(impl, 1, {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"})
+            mem, _ = run_worker(impl, 1, {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}, 0.0)
             for key, r in got.items():
                 if "peak_mb" in r and "peak_mb" in mem.get(key, {}):
                     r["peak_mb"] = mem[key]["peak_mb"]
@@ -220,7 +229,7 @@ def main():
 
     impls = args.impls.split(",")
     print(f"\nsoft-DTW forward+backward, B={args.batch}, gamma={args.gamma}, device={args.device}, "
-          f"median of {args.repeats}; MB = peak memory over the inputs; floor = B*N*M float32; "
+          f"median of >= {args.repeats} runs and >= {args.min_time:g} s; MB = peak memory over the inputs; floor = B*N*M float32; "
           f"'Nx vs' = best peer time / ours")
     head = "| N | M | D | band | floor MB | " + " | ".join(f"{i} s / MB" for i in impls) + " | pise vs best peer: time, memory/floor | agree |"
     print(head)

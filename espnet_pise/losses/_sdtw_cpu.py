@@ -206,6 +206,7 @@ def sparse_cost_grad(E, x, y, lo, hi, gx, gy):
                         gxi[d] += g
                         gyj[d] -= g
 
+
 # ---- dense forward: vectorised anti-diagonal sweep -------------------------------------------
 
 _EXP, _LOG, _K = 0, 16, 32  # offsets in the constant vector (see poly_constants)
@@ -278,8 +279,8 @@ def _exp_nonpos(t, c):
 @njit(inline="always")
 def _log_1to3(s, c, one):
     """log(s) for 1 <= s <= 3: halve s above 1.5 (adding ln2), then the atanh series
-    log(s) = 2 atanh(z), z = (s - 1) / (s + 1), |z| <= 0.2.  Horner, not Estrin: powers of z
-    would underflow to slow subnormals in float32."""
+    log(s) = 2 atanh(z), z = (s - 1) / (s + 1), |z| <= 0.2.  Horner: Estrin's scheme was slower
+    here, and its high powers of z can underflow to slow subnormals in float32."""
     zero = one - one
     big = s > c[_K + 4]
     halved = s * c[_K + 5]
