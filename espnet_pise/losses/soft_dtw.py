@@ -82,8 +82,10 @@ def _dp_table(x, y, nlen, mlen, lo, hi, gamma, banded):
         out = _sdtw_cpu.sdtw_forward(table.numpy(), lo, hi, nlen, mlen, *_scalars(table, gamma))
     else:
         # x y^T by BLAS; the kernel adds the norms as it copies each strip (one pass, no clamp
-        # pass).  Norms first: their (B, N, D) temporaries are gone before the table exists.
-        xx, yy = xd.pow(2).sum(-1), yd.pow(2).sum(-1)
+        # pass).  vector_norm reduces without the (B, N, D) temporary of x.pow(2) (at N = 250,
+        # D = 768 that temporary was 3x the table and set the peak memory).
+        xx = torch.linalg.vector_norm(xd, dim=-1).square()
+        yy = torch.linalg.vector_norm(yd, dim=-1).square()
         table = torch.bmm(xd, yd.transpose(1, 2))
         out = _sdtw_cpu.sdtw_forward_dense(
             table.numpy(), xx.numpy(), yy.numpy(), nlen, mlen, *_scalars(table, gamma),
