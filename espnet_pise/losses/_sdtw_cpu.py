@@ -6,11 +6,14 @@ The dense case is ``W = M`` with ``lo = 0``.  Rows ``i >= n_b`` are empty (``hi 
 
 The forward overwrites ``C`` with the DP table ``R`` and the backward overwrites ``R`` with the
 expected alignment ``E = dR[n-1, m-1] / dC``, so one (B, N, W) buffer is all the memory the
-recursion needs.  The dense forward (``sdtw_forward_dense``) is the fast path: strips of rows
-swept by anti-diagonals, whose cells are independent, so the soft-min of a whole anti-diagonal
-runs as SIMD vectors with branch-free polynomial exp/log (libm calls do not vectorise).  The backward needs ``R`` alone: the weight of the edge p -> s is the soft-min
+recursion needs.  The backward needs ``R`` alone: the weight of the edge p -> s is the soft-min
 probability of predecessor p at cell s, so the cost never has to be kept or recomputed.
 Batch items run in parallel (``prange``).
+
+The dense forward (``sdtw_forward_dense``) is the fast path: strips of rows swept by
+anti-diagonals, whose cells are independent, so the soft-min of a whole anti-diagonal runs as
+SIMD vectors with branch-free polynomial exp/log (libm calls do not vectorise).  The row kernel
+``sdtw_forward`` serves the banded layout.
 """
 import functools
 import math

@@ -135,7 +135,9 @@ class _SoftDTWFunction(torch.autograd.Function):
         if not x.is_cuda and (ctx.banded or _is_sparse(nnz, ctx.nlen, ctx.mlen)):
             xd, yd = x.detach().contiguous(), y.detach().contiguous()
             gx, gy = torch.empty_like(xd), torch.empty_like(yd)  # zeroed in the kernel
-            _sdtw_cpu.sparse_cost_grad(align.numpy(), xd.numpy(), yd.numpy(), ctx.lo, ctx.hi, gx.numpy(), gy.numpy())
+            _sdtw_cpu.sparse_cost_grad(
+                align.numpy(), xd.numpy(), yd.numpy(), ctx.lo, ctx.hi, gx.numpy(), gy.numpy()
+            )
         else:
             # d/dx_i sum_j E_ij |x_i - y_j|^2 = 2 (x_i sum_j E_ij - sum_j E_ij y_j); skipped when
             # not needed (the clean SSL features in the losses carry no gradient)
