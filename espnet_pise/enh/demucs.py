@@ -14,11 +14,16 @@ from typeguard import typechecked
 
 from espnet_pise.enh.dsp import downsample2, upsample2
 
-# Published configurations (facebookresearch/denoiser pretrained.py): all causal, depth 5.
+# The released models (facebookresearch/denoiser pretrained.py: Demucs(hidden=...) with every
+# other argument at demucs.py's defaults).
+RELEASED = dict(
+    chin=1, chout=1, depth=5, kernel_size=8, stride=4, causal=True, resample=4, growth=2.0,
+    max_hidden=10000, normalize=True, glu=True, rescale=0.1, floor=1e-3,
+)
 PRESETS = {
-    "dns48": dict(hidden=48),
-    "dns64": dict(hidden=64),
-    "master64": dict(hidden=64),
+    "dns48": dict(RELEASED, hidden=48),
+    "dns64": dict(RELEASED, hidden=64),
+    "master64": dict(RELEASED, hidden=64),
 }
 
 
@@ -148,14 +153,28 @@ class Demucs(nn.Module):
         return x[..., :length] * std
 
 
-def demucs_config(preset: Optional[str] = None, **kwargs) -> dict:
-    """Demucs kwargs: ``kwargs`` with a published preset's values (``dns48``, ``dns64``,
-    ``master64``) taking precedence."""
-    if preset is None:
-        return dict(kwargs)
-    if preset not in PRESETS:
-        raise ValueError(f"unknown Demucs preset '{preset}'; choose from {sorted(PRESETS)}")
-    return {**kwargs, **PRESETS[preset]}
+def demucs_config(preset: Optional[str] = None, fixed: Optional[dict] = None, fixed_by: str = "", **kwargs) -> dict:
+    """Demucs kwargs from the given ``kwargs`` (None = not set), a published preset (``dns48``,
+    ``dns64``, ``master64``: every setting of the released model) and ``fixed``, the settings a
+    checkpoint file stores (``fixed_by`` names it).  Preset and file settings fill what is not set;
+    a set value that disagrees with either raises a ValueError naming the setting."""
+    given = {k: v for k, v in kwargs.items() if v is not None}
+    sources = []
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown Demucs preset '{preset}'; choose from {sorted(PRESETS)}")
+        sources.append((f"preset '{preset}'", PRESETS[preset]))
+    if fixed:
+        sources.append((fixed_by or "the checkpoint", fixed))
+    for what, values in sources:
+        for key, value in values.items():
+            if key in given and given[key] != value:
+                raise ValueError(
+                    f"Demucs setting {key}={given[key]!r} disagrees with {what} ({key}={value!r}): "
+                    f"remove {key} from the configuration or set it to {value!r}"
+                )
+            given[key] = value
+    return given
 
 
 def demucs_from_preset(preset: Optional[str] = None, **kwargs) -> Demucs:

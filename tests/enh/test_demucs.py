@@ -101,3 +101,73 @@ def test_separator_respects_lengths():
         out, _, _ = sep(batch, torch.tensor([2000, 3000]))
         alone, _, _ = sep(a[None], torch.tensor([2000]))
     assert torch.allclose(out[0][0, :2000], alone[0][0], atol=1e-6) and (out[0][0, 2000:] == 0).all()
+
+
+# ---------------------------------------------------------------- denoiser's own file formats
+def _denoiser_module(monkeypatch):
+    """``denoiser.demucs.Demucs`` as the reference pickles it (the class, by module path): a
+    stand-in that records its constructor arguments like denoiser's ``capture_init``."""
+    import sys
+    import types
+
+    mod = types.ModuleType("denoiser.demucs")
+
+    class RefDemucs(Demucs):
+        def __init__(self, *args, **kwargs):
+            self._init_args_kwargs = (args, kwargs)
+            super().__init__(*args, **kwargs)
+
+    RefDemucs.__name__ = RefDemucs.__qualname__ = "Demucs"
+    RefDemucs.__module__ = "denoiser.demucs"
+    mod.Demucs = RefDemucs
+    monkeypatch.setitem(sys.modules, "denoiser", types.ModuleType("denoiser"))
+    monkeypatch.setitem(sys.modules, "denoiser.demucs", mod)
+    return RefDemucs
+
+
+def _serialize_model(model):
+    """denoiser.utils.serialize_model."""
+    args, kwargs = model._init_args_kwargs
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    return {"class": model.__class__, "args": args, "kwargs": kwargs, "state": state}
+
+
+def test_denoiser_package_and_solver_checkpoint_load_without_denoiser(tmp_path, monkeypatch):
+    import sys
+
+    from omegaconf import OmegaConf
+
+    ref_cls = _denoiser_module(monkeypatch)
+    torch.manual_seed(3)
+    kwargs = dict(hidden=8, depth=3, resample=1, normalize=False, causal=False)
+    model = ref_cls(**kwargs)
+    torch.save(_serialize_model(model), tmp_path / "best.th")
+    # Solver._serialize: the package of the last model, its best state, optimizer, hydra args
+    best = ref_cls(**kwargs)
+    opt = torch.optim.Adam(model.parameters())
+    package = {"model": _serialize_model(model), "optimizer": opt.state_dict(), "history": [{"train": 0.5}],
+               "best_state": {k: v.clone() for k, v in best.state_dict().items()},
+               "args": OmegaConf.create({"demucs": kwargs, "lr": 3e-4, "dset": {"train": None}})}
+    torch.save(package, tmp_path / "checkpoint.th")
+    monkeypatch.delitem(sys.modules, "denoiser.demucs")
+    monkeypatch.delitem(sys.modules, "denoiser")
+    x = torch.randn(2, 2000)
+    lens = torch.tensor([2000, 2000])
+    with torch.no_grad():
+        for name, ref in (("best.th", model), ("checkpoint.th", best)):
+            sep = DemucsSeparator(init_checkpoint=str(tmp_path / name)).eval()  # stored settings adopted
+            assert sep.demucs.resample == 1 and not sep.demucs.normalize
+            assert torch.equal(sep(x, lens)[0][0], ref.eval()(x)[:, 0])
+    with pytest.raises(ValueError, match=r"resample=4 disagrees with the settings stored in .*best.th \(resample=1\)"):
+        DemucsSeparator(init_checkpoint=str(tmp_path / "best.th"), resample=4)
+
+
+def test_presets_fix_every_setting_and_conflicts_name_it():
+    from espnet_pise.enh.demucs import PRESETS, demucs_config
+
+    want = dict(chin=1, chout=1, depth=5, kernel_size=8, stride=4, causal=True, resample=4, growth=2,
+                max_hidden=10000, normalize=True, glu=True, rescale=0.1, floor=1e-3)
+    assert PRESETS == {"dns48": {**want, "hidden": 48}, "dns64": {**want, "hidden": 64}, "master64": {**want, "hidden": 64}}
+    assert demucs_config("master64", hidden=None, resample=None) == PRESETS["master64"]
+    with pytest.raises(ValueError, match=r"Demucs setting resample=2 disagrees with preset 'master64' \(resample=4\)"):
+        DemucsSeparator(preset="master64", resample=2)
