@@ -16,7 +16,7 @@ import torch
 import torchaudio
 import yaml
 
-from espnet_pise.checkpoint import load_checkpoint_file
+from espnet_pise.checkpoint import load_checkpoint_file, to_plain
 
 # torchaudio.models builders usable with random weights (tests, smoke runs).
 TORCHAUDIO_ARCHS = (
@@ -193,6 +193,11 @@ def config_from_state_dict(sd: Dict[str, torch.Tensor], hints: Optional[dict] = 
     )
     _, per_group, pos_kernel = sd[pos_key].shape
     layers = len({m.group(1) for key in sd for m in [re.match(r"encoder\.transformer\.layers\.(\d+)\.", key)] if m})
+    if "encoder_num_heads" not in hints:  # shapes cannot tell; 64 dims per head is the Base/Large value
+        logging.warning(
+            f"SSL checkpoint does not say its number of attention heads: assuming {embed // 64} "
+            f"({embed} dims / 64; XLarge has 16 heads of 80); set arch_conf: {{encoder_num_heads: N}} if wrong"
+        )
     config = dict(
         extractor_mode="layer_norm" if layer_norm_everywhere else "group_norm",
         extractor_conv_layer_config=conv,
@@ -217,7 +222,7 @@ def config_from_state_dict(sd: Dict[str, torch.Tensor], hints: Optional[dict] = 
 
 def _fairseq_hints(cfg: dict) -> dict:
     """Map a fairseq / s3prl model config to torchaudio kwargs (the parts shapes cannot tell)."""
-    cfg = dict(cfg.get("model", cfg))
+    cfg = dict(cfg.get("model") or cfg)
     hints = {}
     if "conv_feature_layers" in cfg:
         hints["extractor_conv_layer_config"] = _eval_conv_layers(cfg["conv_feature_layers"])
@@ -277,14 +282,27 @@ def load_checkpoint(path: str, hints: Optional[dict] = None) -> torchaudio.model
         from torchaudio.models.wav2vec2.utils.import_fairseq import _convert_state_dict
 
         weights = ckpt.get("model_weight", ckpt.get("model"))
-        cfg = ckpt.get("model_cfg") or ckpt.get("cfg") or {}
-        if not isinstance(cfg, dict):  # fairseq "args" Namespace
-            cfg = vars(cfg)
-        if "args" in ckpt and ckpt["args"] is not None and not cfg:
-            cfg = vars(ckpt["args"])
+        if "reporter" in ckpt and "optimizers" in ckpt:
+            raise ValueError(
+                f"{p}: an ESPnet training resume file (checkpoint.pth: model, optimizers, reporter), not "
+                "an SSL model: point ssl_source to the model file of that experiment (e.g. "
+                "valid.acc.best.pth or N epoch.pth beside it)"
+            )
+        # OmegaConf (fairseq >= 0.10), argparse Namespace (older "args") or a plain dict (s3prl)
+        cfg = to_plain(ckpt.get("model_cfg") or ckpt.get("cfg") or ckpt.get("args") or {})
+        finetuned = "w2v_encoder.w2v_model."
+        if any(k.startswith(finetuned) for k in weights):
+            # fairseq ASR fine-tuning wraps the pre-trained model: keep it, drop the CTC projection
+            logging.info(f"{p}: fine-tuned fairseq model: using its {finetuned}* encoder")
+            weights = {k[len(finetuned):]: v for k, v in weights.items() if k.startswith(finetuned)}
+            model_cfg = dict(cfg.get("model") or cfg)
+            cfg = to_plain(model_cfg.get("w2v_args") or {})
         sd = _convert_state_dict(weights)
         hints = {**_fairseq_hints(cfg), **hints}
-        return _torchaudio_model(config_from_state_dict(sd, hints), sd, p)
+        model = _torchaudio_model(config_from_state_dict(sd, hints), sd, p)
+        task = cfg.get("task") or {}
+        model.pise_normalize_wav = bool(task.get("normalize", cfg.get("normalize", False)))
+        return model
     prefix = "encoder.hubert_pretrain_model.wav2vec2."
     if any(k.startswith(prefix) for k in ckpt):  # ESPnet hubert_train checkpoint
         sd = {k[len(prefix):]: v for k, v in ckpt.items() if k.startswith(prefix)}
@@ -323,5 +341,8 @@ def build_upstream(
         return TorchaudioUpstream(model, normalize_wav)
     looks_like_path = "/" in source or source.endswith((".pt", ".pth", ".ckpt", ".bin"))
     if looks_like_path or Path(source).exists():
-        return TorchaudioUpstream(load_checkpoint(source, arch_conf), normalize_wav)
+        model = load_checkpoint(source, arch_conf)
+        if getattr(model, "pise_normalize_wav", False) and not normalize_wav:
+            logging.info(f"{source}: trained on normalised waveforms (task.normalize): normalize_wav on")
+        return TorchaudioUpstream(model, normalize_wav or getattr(model, "pise_normalize_wav", False))
     return S3PRLUpstreamWrapper(source, normalize_wav)

@@ -43,8 +43,8 @@ def test_loads_pise_espnet_and_bare_torchaudio_checkpoints(tmp_path):
     assert _same_outputs(model, load_checkpoint(str(tmp_path / "bare.pt"), {"encoder_num_heads": 4}))
 
 
-def test_loads_fairseq_layout(tmp_path):
-    model = _tiny_model()
+def _fairseq_state(model):
+    """The model's weights under fairseq's parameter names."""
     # rename torchaudio keys to fairseq's names (the inverse of torchaudio's importer)
     rules = [
         (r"feature_extractor\.conv_layers\.0\.layer_norm\.", "feature_extractor.conv_layers.0.2."),
@@ -70,6 +70,12 @@ def test_loads_fairseq_layout(tmp_path):
                 break
         else:
             raise AssertionError(f"no rule for {k}")
+    return fairseq
+
+
+def test_loads_fairseq_layout(tmp_path):
+    model = _tiny_model()
+    fairseq = _fairseq_state(model)
     conv = "[(16,10,5)] + [(16,3,2)] * 4 + [(16,2,2)] * 2"
     cfg = {"model": {"conv_feature_layers": conv, "encoder_attention_heads": 4, "layer_norm_first": False}}
     torch.save({"model": fairseq, "cfg": cfg}, tmp_path / "fairseq.pt")
@@ -130,3 +136,75 @@ def test_follows_input_dtype_and_stays_in_eval():
     assert f.dtype == torch.float64 and not teacher.upstream.training
     teacher(speechlike(4000, 4)[None])  # and back
     assert next(teacher.upstream.parameters()).dtype == torch.float32
+
+
+def _fairseq_cfg_as_released(model_cfg, task_normalize):
+    """fairseq >= 0.10 stores its hydra config as an OmegaConf DictConfig."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.create({"common": {"seed": 1}, "model": {"_name": "hubert", **model_cfg},
+                             "task": {"_name": "hubert_pretraining", "normalize": task_normalize, "labels": ["km"]}})
+
+
+CONV = "[(16,10,5)] + [(16,3,2)] * 4 + [(16,2,2)] * 2"
+
+
+def test_loads_fairseq_pretraining_checkpoint_as_released_without_fairseq(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    # fairseq pickles task_state = {"dictionaries": [fairseq.data.dictionary.Dictionary]}
+    mod = types.ModuleType("fairseq.data.dictionary")
+
+    class Dictionary:
+        def __init__(self):
+            self.symbols, self.count, self.indices = ["<s>", "<pad>", "0", "1"], [1, 1, 5, 7], {"0": 2, "1": 3}
+
+    Dictionary.__module__, Dictionary.__qualname__ = "fairseq.data.dictionary", "Dictionary"
+    mod.Dictionary = Dictionary
+    for name in ("fairseq", "fairseq.data"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, "fairseq.data.dictionary", mod)
+    model = _tiny_model()
+    cfg = _fairseq_cfg_as_released({"conv_feature_layers": CONV, "encoder_attention_heads": 4,
+                                    "layer_norm_first": False}, task_normalize=True)
+    torch.save({"model": _fairseq_state(model), "cfg": cfg, "task_state": {"dictionaries": [Dictionary()]},
+                "optimizer_history": [{"criterion_name": "HubertCriterion", "num_updates": 10}],
+                "extra_state": {"epoch": 2}}, tmp_path / "hubert_base_ls960.pt")
+    for name in ("fairseq.data.dictionary", "fairseq.data", "fairseq"):
+        monkeypatch.delitem(sys.modules, name)
+    loaded = load_checkpoint(str(tmp_path / "hubert_base_ls960.pt"))
+    assert _same_outputs(model, loaded)  # 4 heads from the DictConfig (shapes alone would give 0)
+    up = build_upstream(str(tmp_path / "hubert_base_ls960.pt"))
+    assert up.normalize_wav  # task.normalize honoured
+
+
+def test_fine_tuned_fairseq_model_loads_its_encoder(tmp_path):
+    model = _tiny_model()
+    weights = {f"w2v_encoder.w2v_model.{k}": v for k, v in _fairseq_state(model).items()}
+    weights["w2v_encoder.proj.weight"] = torch.zeros(10, 32)
+    w2v_args = _fairseq_cfg_as_released({"conv_feature_layers": CONV, "encoder_attention_heads": 4}, False)
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"model": {"_name": "wav2vec_ctc", "w2v_args": w2v_args}, "task": {"normalize": False}})
+    torch.save({"model": weights, "cfg": cfg}, tmp_path / "wav2vec_small_960h.pt")
+    assert _same_outputs(model, load_checkpoint(str(tmp_path / "wav2vec_small_960h.pt")))
+
+
+def test_unclear_formats_get_errors_naming_file_format_and_fix(tmp_path, caplog):
+    model = _tiny_model()
+    espnet = {f"encoder.hubert_pretrain_model.wav2vec2.{k}": v for k, v in model.state_dict().items()}
+    torch.save({"model": espnet, "reporter": {"epoch": 3}, "optimizers": [{}], "schedulers": [None],
+                "scaler": None}, tmp_path / "checkpoint.pth")
+    with pytest.raises(ValueError, match=r"checkpoint.pth: an ESPnet training resume file .* valid.acc.best.pth"):
+        load_checkpoint(str(tmp_path / "checkpoint.pth"))
+    # a pickled class outside the allow-list is refused, not executed
+    torch.save({"model": {}, "cfg": torch.nn.Identity()}, tmp_path / "code.pt")
+    with pytest.raises(ValueError, match=r"code.pt: SSL checkpoint pickles a class .*torch.nn.modules.linear.Identity"):
+        load_checkpoint(str(tmp_path / "code.pt"))
+    # no head count anywhere: a warning says what was assumed and how to set it
+    from espnet_pise.ssl.upstream import config_from_state_dict
+
+    with caplog.at_level("WARNING"):
+        assert config_from_state_dict(model.state_dict())["encoder_num_heads"] == 0
+    assert "assuming 0 (32 dims / 64" in caplog.text and "encoder_num_heads" in caplog.text
