@@ -1,10 +1,12 @@
 """Check a Kaldi/ESPnet data directory and print every problem found.
 
-    python -m espnet_pise.data.validate DATA_DIR [--fs 16000]
+    python -m espnet_pise.data.validate DATA_DIR [--fs 16000] [--min_samples 400]
 
 Checks: each list file has sorted, unique ids and well-formed lines; all lists name the same
 utterances; audio in wav.scp / spk1.scp / noise1.scp exists, is readable, mono, at the expected
-sample rate, and clean/noise references have the noisy signal's length; transcripts (text,
+sample rate, has only finite samples (no NaN / Inf), is at least ``min_samples`` long (default 400:
+the receptive field of the HuBERT / wav2vec 2.0 CNN, one frame) and, for noisy and clean speech,
+is not all zeros; clean/noise references have the noisy signal's length; transcripts (text,
 text_spk1) are not empty; utt2spk and spk2utt agree.  Exit status 1 when anything is wrong.
 """
 import argparse
@@ -12,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import numpy as np
 import soundfile as sf
 
 AUDIO_LISTS = ("wav.scp", "spk1.scp", "noise1.scp")
@@ -39,7 +42,26 @@ def read_list(path: Path, problems: List[str]) -> Dict[str, str]:
     return entries
 
 
-def check_dir(data_dir: Path, fs: int = 16000) -> List[str]:
+def _sample_problems(where: str, path: str, frames: int, min_samples: int, zeros_ok: bool) -> List[str]:
+    """Non-finite samples, too short for the SSL model, all zeros (silent speech trains nothing)."""
+    problems = []
+    if frames < min_samples:
+        problems.append(f"{where}: {frames} samples, shorter than the minimum {min_samples} "
+                        f"(the SSL model's receptive field): {path}")
+    try:
+        audio, _ = sf.read(path, dtype="float64", always_2d=True)
+    except Exception as e:
+        return problems + [f"{where}: unreadable samples ({e}): {path}"]
+    bad = ~np.isfinite(audio)
+    if bad.any():
+        first = int(np.argmax(bad.any(axis=1)))
+        problems.append(f"{where}: {int(bad.sum())} NaN/Inf samples (first at sample {first}): {path}")
+    elif not zeros_ok and audio.size and not np.any(audio):
+        problems.append(f"{where}: all samples are zero: {path}")
+    return problems
+
+
+def check_dir(data_dir: Path, fs: int = 16000, min_samples: int = 400) -> List[str]:
     problems: List[str] = []
     if not (data_dir / "wav.scp").is_file():
         return [f"{data_dir}: no wav.scp"]
@@ -68,6 +90,7 @@ def check_dir(data_dir: Path, fs: int = 16000) -> List[str]:
                 problems.append(f"{where}: sample rate {info.samplerate}, expected {fs}: {path}")
             if info.channels != 1:
                 problems.append(f"{where}: {info.channels} channels, expected mono: {path}")
+            problems += _sample_problems(where, path, info.frames, min_samples, zeros_ok=name == "noise1.scp")
             if name == "wav.scp":
                 lengths[uid] = info.frames
             elif uid in lengths and info.frames != lengths[uid]:
@@ -88,10 +111,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data_dirs", nargs="+", type=Path)
     ap.add_argument("--fs", type=int, default=16000)
+    ap.add_argument("--min_samples", type=int, default=400,
+                    help="shortest allowed utterance (400: one frame of the HuBERT / wav2vec 2.0 CNN)")
     args = ap.parse_args(argv)
     bad = 0
     for d in args.data_dirs:
-        problems = check_dir(d, args.fs)
+        problems = check_dir(d, args.fs, args.min_samples)
         for p in problems:
             print(p)
         print(f"{d}: {'OK' if not problems else f'{len(problems)} problem(s)'}", file=sys.stderr)

@@ -51,3 +51,23 @@ def test_mismatched_lists_and_duplicates(tmp_path):
     assert "utterances of wav.scp missing" in problems and "['utt002']" in problems
     assert "not in wav.scp" in problems and "utt003" in problems
     assert "disagrees with utt2spk" in problems
+
+
+def test_non_finite_short_and_silent_audio(tmp_path):
+    d = _good(tmp_path)
+    wav = dict(line.split(" ", 1) for line in (d / "wav.scp").read_text().splitlines())
+    clean = dict(line.split(" ", 1) for line in (d / "spk1.scp").read_text().splitlines())
+    n = sf.info(wav["utt000"]).frames
+    noisy = sf.read(wav["utt000"], dtype="float32")[0]
+    noisy[10], noisy[20] = np.nan, np.inf
+    sf.write(wav["utt000"], noisy, 16000, subtype="FLOAT")
+    sf.write(clean["utt001"], np.zeros(n, dtype=np.float32), 16000)
+    sf.write(wav["utt002"], np.full(50, 0.1, dtype=np.float32), 16000)
+    problems = check_dir(d)
+    assert f"{d / 'wav.scp'}: utt000: 2 NaN/Inf samples (first at sample 10): {wav['utt000']}" in problems
+    assert f"{d / 'spk1.scp'}: utt001: all samples are zero: {clean['utt001']}" in problems
+    assert (f"{d / 'wav.scp'}: utt002: 50 samples, shorter than the minimum 400 (the SSL model's receptive "
+            f"field): {wav['utt002']}") in problems
+    res = subprocess.run([sys.executable, "-m", "espnet_pise.data.validate", str(d), "--min_samples", "40"],
+                         capture_output=True, text=True)
+    assert res.returncode == 1 and "utt002: 50 samples" not in res.stdout and "NaN/Inf" in res.stdout
