@@ -196,6 +196,12 @@ def soft_dtw(
         raise ValueError(f"bandwidth must be >= 0 or None, got {bandwidth}")
     if x.dtype != y.dtype:
         raise ValueError(f"x and y dtypes differ: {x.dtype} vs {y.dtype}")
+    if x.shape[1] == 0 or y.shape[1] == 0:
+        raise ValueError(f"soft_dtw needs at least one frame per sequence; got x {tuple(x.shape)}, y {tuple(y.shape)}")
+    for name, t in (("x", x), ("y", y)):
+        finite = torch.isfinite(t.detach()).flatten(1).all(1)
+        if not bool(finite.all()):
+            raise ValueError(f"soft_dtw: {name} has NaN/Inf values in batch items {(~finite).nonzero().flatten().tolist()}")
     if x.dtype not in (torch.float32, torch.float64):
         x, y = x.float(), y.float()
     batch = x.shape[0]

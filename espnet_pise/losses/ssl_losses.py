@@ -103,6 +103,14 @@ class AbsSSLLoss(TimeDomainLoss):
         if ref.shape != inf.shape or ref.dim() != 2:
             raise ValueError(f"ref and inf must both be (B, L); got {tuple(ref.shape)} and {tuple(inf.shape)}")
         lens = self._lengths(ref, lengths)
+        for what, wav in (("clean reference", ref), ("enhanced waveform", inf)):
+            valid = frame_mask(lens, wav.shape[1])
+            bad = ~(torch.isfinite(wav.detach()) | ~valid).all(1)
+            if bool(bad.any()):  # never averaged into a NaN loss
+                raise ValueError(
+                    f"{self.name}: NaN/Inf samples in the {what} of batch items {bad.nonzero().flatten().tolist()} "
+                    f"(lengths {lens[bad].tolist()})"
+                )
         with torch.no_grad():
             moved, moved_lens, drop_front, drop_back = self.transform_reference(ref, lens)
             ref_feats, ref_flens = self.teacher(moved, moved_lens)

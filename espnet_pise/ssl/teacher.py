@@ -7,6 +7,7 @@ optimizer, whoever registers the criterion), (2) follows the device/dtype of its
 call and (3) is always in eval mode.  Identical teachers are shared through a cache, so several
 criterions (or a joint model) hold one copy.
 """
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -31,6 +32,38 @@ def shared_upstream(source: str, arch_conf: Optional[dict] = None, normalize_wav
     if key not in _CACHE:
         _CACHE[key] = _freeze(build_upstream(source, arch_conf, normalize_wav))
     return _CACHE[key]
+
+
+def min_input_samples(up: AbsSSLUpstream) -> int:
+    """Shortest waveform that gives one frame: the upstream's ``min_samples`` if it says, else the
+    receptive field of a wav2vec 2.0-style CNN (400 samples for HuBERT / wav2vec 2.0), else 1."""
+    if hasattr(up, "min_samples"):
+        return int(up.min_samples)
+    convs = getattr(getattr(getattr(up, "model", None), "feature_extractor", None), "conv_layers", None)
+    if convs is None:
+        return 1
+    field, hop = 1, 1
+    for layer in convs:
+        field += (layer.kernel_size - 1) * hop
+        hop *= layer.stride
+    return field
+
+
+def _pad_to_minimum(wav: torch.Tensor, wav_lens: torch.Tensor, minimum: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Zero-pad utterances shorter than the upstream's minimum to it (one frame of features)
+    instead of failing inside the convolution; warns with their batch positions."""
+    short = wav_lens < minimum
+    if not bool(short.any()):
+        return wav, wav_lens
+    logging.warning(
+        f"SSL teacher: utterances at batch positions {short.nonzero().flatten().tolist()} have "
+        f"{wav_lens[short].tolist()} samples, fewer than the {minimum} its CNN needs: zero-padded to {minimum}"
+    )
+    valid = torch.arange(wav.shape[1], device=wav.device)[None] < wav_lens[:, None]
+    wav = wav * valid.to(wav.dtype)  # what lies beyond a length must not become signal
+    if wav.shape[1] < minimum:
+        wav = torch.nn.functional.pad(wav, (0, minimum - wav.shape[1]))
+    return wav, wav_lens.clamp(min=minimum)
 
 
 class LayerSelector:
@@ -138,6 +171,7 @@ class SSLTeacher(torch.nn.Module):
             wav_lens = torch.full((wav.shape[0],), wav.shape[1], dtype=torch.long, device=wav.device)
         up = self._follow(wav)
         wav_lens = wav_lens.to(wav.device)
+        wav, wav_lens = _pad_to_minimum(wav, wav_lens, min_input_samples(up))
         states, lens = one_pass.run_once(self._share_key, wav, wav_lens, self.selector.max_layer,
                                          lambda n: up(wav, wav_lens, max_layer=n))
         feats = self.selector(states)

@@ -229,3 +229,12 @@ def test_cuda_kernels_match_cpu_in_triton_interpreter():
     env = {**os.environ, "TRITON_INTERPRET": "1"}
     res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and "OK" in res.stdout, res.stderr[-3000:]
+
+
+def test_empty_and_non_finite_sequences_are_refused():
+    x, y = torch.randn(2, 5, 3), torch.randn(2, 4, 3)
+    with pytest.raises(ValueError, match=r"soft_dtw needs at least one frame per sequence; got x \(2, 0, 3\)"):
+        soft_dtw(torch.randn(2, 0, 3), y)
+    y[1, 2, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"soft_dtw: y has NaN/Inf values in batch items \[1\]"):
+        soft_dtw(x, y)

@@ -121,3 +121,28 @@ def test_bad_options_are_rejected():
         SSLSoftDTWLoss(gamma=0.0, **TINY_SSL)
     with pytest.raises(ValueError, match="ref and inf"):
         SSLMSELoss(**TINY_SSL)(torch.zeros(1, 100), torch.zeros(1, 90))
+
+
+@pytest.mark.parametrize("name", ["ssl_mse", "ssl_sdtw"])
+def test_utterance_shorter_than_the_cnn_is_padded_to_its_receptive_field(name, caplog):
+    loss = LOSSES[name]()
+    ref = torch.stack([speechlike(3200, 0), torch.cat([speechlike(50, 1), torch.zeros(3150)])])
+    inf = (ref + 0.01 * torch.randn_like(ref)).requires_grad_(True)
+    with caplog.at_level("WARNING"):
+        value = loss(ref, inf, torch.tensor([3200, 50]))
+    assert torch.isfinite(value).all() and value.shape == (2,)
+    assert "batch positions [1] have [50] samples, fewer than the 400 its CNN needs" in caplog.text
+    value.sum().backward()
+    assert inf.grad[1, 50:].abs().max() == 0  # padding stays padding
+
+
+def test_non_finite_input_is_refused_with_batch_items():
+    loss = LOSSES["ssl_mse"]()
+    ref = torch.stack([speechlike(3200, 0), speechlike(3200, 1)])
+    inf = ref.clone()
+    inf[1, 100] = float("nan")
+    with pytest.raises(ValueError, match=r"ssl_mse: NaN/Inf samples in the enhanced waveform of batch items \[1\] \(lengths \[3200\]\)"):
+        loss(ref, inf)
+    inf[1, 100] = 0.0
+    inf[0, 3100] = float("inf")  # beyond the valid length: padding, ignored
+    assert torch.isfinite(loss(ref, inf, torch.tensor([3000, 3200]))).all()
