@@ -69,6 +69,7 @@ class AbsSSLLoss(TimeDomainLoss):
         proj_seed: int = 0,
         arch_conf: Optional[dict] = None,
         normalize_wav: bool = False,
+        layer_convention: str = "pise",
         only_for_test: bool = False,
         is_noise_loss: bool = False,
         is_dereverb_loss: bool = False,
@@ -77,6 +78,7 @@ class AbsSSLLoss(TimeDomainLoss):
         self.teacher = SSLTeacher(
             source=ssl_source, layer=layer, layer_weights=layer_weights, l2_normalize=l2_normalize,
             proj_dim=proj_dim, proj_seed=proj_seed, arch_conf=arch_conf, normalize_wav=normalize_wav,
+            layer_convention=layer_convention,
         )
 
     def _lengths(self, ref: torch.Tensor, lengths: Optional[torch.Tensor]) -> torch.Tensor:

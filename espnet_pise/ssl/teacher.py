@@ -34,6 +34,22 @@ def shared_upstream(source: str, arch_conf: Optional[dict] = None, normalize_wav
     return _CACHE[key]
 
 
+def _transformer(up: AbsSSLUpstream):
+    """The torchaudio Transformer of a wav2vec2-style upstream, or None."""
+    return getattr(getattr(getattr(up, "model", None), "encoder", None), "transformer", None)
+
+
+def _s3prl_states(transformer, states: List[torch.Tensor], num_layers: int) -> List[torch.Tensor]:
+    """s3prl's hidden states from ours: layer 0 through the positional convolution (and, in
+    post-LN models, the encoder LayerNorm); in pre-LN models the last layer through the final
+    LayerNorm (torchaudio's ``layer_norm_first`` is True for post-LN, fairseq's naming inverted)."""
+    out = list(states)
+    out[0] = transformer._preprocess(states[0])
+    if len(out) == num_layers + 1 and not transformer.layer_norm_first:
+        out[-1] = transformer.layer_norm(out[-1])
+    return out
+
+
 def min_input_samples(up: AbsSSLUpstream) -> int:
     """Shortest waveform that gives one frame: the upstream's ``min_samples`` if it says, else the
     receptive field of a wav2vec 2.0-style CNN (400 samples for HuBERT / wav2vec 2.0), else 1."""
@@ -102,6 +118,11 @@ class SSLTeacher(torch.nn.Module):
             weights, tests only).
         layer: hidden state index (0 = CNN projection, k = transformer block k, -1 = last) or a
             list of them.
+        layer_convention: ``pise`` (default): layer 0 is the projected CNN output before the
+            positional convolution and layer k the raw output of block k (pre-LN Large / XLarge
+            models: no final LayerNorm); ``s3prl``: s3prl's hidden states, i.e. layer 0 after the
+            positional convolution (and the encoder LayerNorm of post-LN Base models) and, for
+            pre-LN models, the last layer after the encoder's final LayerNorm.
         layer_weights: fixed weights for a list of layers (default: mean).  A *learned* weighting
             cannot be trained inside a loss (ESPnet does not optimise criterions, and a loss-
             trained weighting would collapse onto the easiest layer); use the ASR frontend for that.
@@ -123,9 +144,15 @@ class SSLTeacher(torch.nn.Module):
         proj_seed: int = 0,
         arch_conf: Optional[dict] = None,
         normalize_wav: bool = False,
+        layer_convention: str = "pise",
     ):
         super().__init__()
+        if layer_convention not in ("pise", "s3prl"):
+            raise ValueError(f"layer_convention must be 'pise' or 's3prl', got '{layer_convention}'")
         upstream = shared_upstream(source, arch_conf, normalize_wav)
+        if layer_convention == "s3prl" and _transformer(upstream) is None:
+            raise ValueError(f"layer_convention 's3prl' needs a torchaudio wav2vec2-style upstream, not {source}")
+        self.layer_convention = layer_convention
         # a tuple hides the module from named_parameters()/state_dict()/.to() of any parent
         self._upstream: Tuple[AbsSSLUpstream] = (upstream,)
         self.source = source
@@ -174,6 +201,8 @@ class SSLTeacher(torch.nn.Module):
         wav, wav_lens = _pad_to_minimum(wav, wav_lens, min_input_samples(up))
         states, lens = one_pass.run_once(self._share_key, wav, wav_lens, self.selector.max_layer,
                                          lambda n: up(wav, wav_lens, max_layer=n))
+        if self.layer_convention == "s3prl":
+            states = _s3prl_states(_transformer(up), states, up.num_layers)
         feats = self.selector(states)
         if self._proj is not None:
             feats = feats @ self._proj.to(feats.device, feats.dtype)

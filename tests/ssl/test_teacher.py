@@ -208,3 +208,27 @@ def test_unclear_formats_get_errors_naming_file_format_and_fix(tmp_path, caplog)
     with caplog.at_level("WARNING"):
         assert config_from_state_dict(model.state_dict())["encoder_num_heads"] == 0
     assert "assuming 0 (32 dims / 64" in caplog.text and "encoder_num_heads" in caplog.text
+
+
+@pytest.mark.parametrize("pre_ln", [False, True])
+def test_s3prl_layer_convention(pre_ln):
+    """s3prl: layer 0 after the positional convolution, last layer of pre-LN models after the final
+    LayerNorm (what torchaudio's full forward returns); pise: before / raw block output."""
+    arch = {**TINY_ARCH, "encoder_layer_norm_first": pre_ln, "extractor_mode": "layer_norm" if pre_ln else "group_norm"}
+    wav = speechlike(4000, 0)[None]
+    pise = SSLTeacher(source="torchaudio:custom", arch_conf=arch, layer=-1)
+    s3prl = SSLTeacher(source="torchaudio:custom", arch_conf=arch, layer=-1, layer_convention="s3prl")
+    model = pise.upstream.model
+    with torch.no_grad():
+        full, _ = model(wav)  # torchaudio's forward: the encoder output as s3prl's last hidden state
+        raw, _ = model.extract_features(wav)
+        assert torch.allclose(s3prl(wav)[0], full, atol=1e-5)
+        assert torch.allclose(pise(wav)[0], raw[-1], atol=1e-5)
+        assert torch.allclose(pise(wav)[0], full, atol=1e-5) != pre_ln  # they differ only for pre-LN
+        x, lens = model.feature_extractor(wav, None)
+        x = model.encoder.feature_projection(x)
+        first = SSLTeacher(source="torchaudio:custom", arch_conf=arch, layer=0, layer_convention="s3prl")(wav)[0]
+        assert torch.allclose(first, model.encoder.transformer._preprocess(x), atol=1e-5)
+        assert torch.allclose(SSLTeacher(source="torchaudio:custom", arch_conf=arch, layer=0)(wav)[0], x, atol=1e-5)
+    with pytest.raises(ValueError, match="layer_convention must be 'pise' or 's3prl', got 'hf'"):
+        SSLTeacher(source="torchaudio:custom", arch_conf=arch, layer_convention="hf")
