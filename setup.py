@@ -10,7 +10,9 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.11",
     packages=find_packages(include=["espnet_pise", "espnet_pise.*"]),
-    package_data={"espnet_pise.data": ["resources/*.txt.gz"]},
+    package_data={"espnet_pise.data": ["resources/*.txt.gz"], "espnet_pise": ["_startup/sitecustomize.py"]},
+    # an interpreter for ESPnet recipes' --python option (espnet_pise/autoregister.py)
+    entry_points={"console_scripts": ["espnet-pise-python = espnet_pise.autoregister:main"]},
     install_requires=[
         "espnet>=202511",  # 202511 is the newest for Python 3.11
         "torch>=2.9",
