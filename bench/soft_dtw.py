@@ -2,8 +2,12 @@
 """Forward+backward time and peak memory of espnet_pise's soft_dtw against its peers.
 
 Peers: pysdtw (CPU numba / CUDA numba kernels), tslearn's SoftDTWLossPyTorch (default settings,
-which build a B x N x M x D difference tensor), and a plain autograd reference (anti-diagonal
-recursion in torch).  Every implementation runs in its own worker process so that peak memory
+which build a B x N x M x D difference tensor), a plain autograd reference (anti-diagonal
+recursion in torch) and, on CUDA, softdtw-cuda-torch (BGU-CS-VIL/sdtw-cuda-torch, import name
+``softdtw_cuda``; ``sdtw_cuda`` = its unfused mode, ``sdtw_cuda_fused`` = its fused squared-Euclidean
+mode).  softdtw-cuda-torch is not on PyPI (checked 2026-12-01 under the names softdtw-cuda-torch,
+sdtw-cuda-torch, sdtw-cuda): it runs only where ``softdtw_cuda`` is importable, else its rows
+say so.  Every implementation runs in its own worker process so that peak memory
 is its own: CPU peak = rise of the resident-set high-water mark (VmHWM, reset before each run);
 CUDA peak = torch.cuda.max_memory_allocated.  Values are checked to agree within 1e-4.
 The peak includes the gradient outputs (B x (N + M) x D floats), which every implementation
@@ -20,16 +24,33 @@ pise 1.6x and pysdtw 1.9x.)
     python bench/soft_dtw.py                 # CPU, full table
     python bench/soft_dtw.py --device cuda   # GPU
     python bench/soft_dtw.py --quick         # a few shapes
+    python bench/soft_dtw.py --shapes 512x512x64,1000x1000x768b50 --batch 32   # given shapes
+
+On CUDA the time of a run is measured with CUDA events (first run = warm-up, not counted).
 """
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import time
 
 IMPLS = ("pise", "pysdtw", "tslearn", "autograd")
+CUDA_ONLY = ("sdtw_cuda", "sdtw_cuda_fused")  # softdtw-cuda-torch, where importable
+
+
+def parse_shapes(spec: str):
+    """'NxMxD[bW],...' -> [(N, M, D, W or None), ...], e.g. '250x250x768,1000x1000x768b50'."""
+    out = []
+    for item in spec.split(","):
+        m = re.fullmatch(r"(\d+)x(\d+)x(\d+)(?:b(\d+))?", item.strip())
+        if not m:
+            raise argparse.ArgumentTypeError(f"bad shape '{item}': expected NxMxD or NxMxDbW (e.g. 1000x1000x768b50)")
+        n, mm, d, band = m.groups()
+        out.append((int(n), int(mm), int(d), int(band) if band else None))
+    return out
 
 
 def shapes(quick: bool):
@@ -99,6 +120,11 @@ def _make_fn(impl, device, gamma, bandwidth):
         return lambda x, y: loss(x, y)
     if impl == "autograd":
         return lambda x, y: _autograd_sdtw(x, y, gamma, bandwidth)
+    if impl in CUDA_ONLY:
+        from softdtw_cuda import SoftDTW  # ImportError: the caller reports the peer as missing
+
+        sdtw = SoftDTW(gamma=gamma, bandwidth=bandwidth, dist="sqeuclidean", fused=impl == "sdtw_cuda_fused")
+        return lambda x, y: sdtw(x, y)
     raise ValueError(impl)
 
 
@@ -115,7 +141,7 @@ def _reset_hwm():
         f.write("5")
 
 
-def worker(impl, device, shape_list, batch, gamma, repeats, mem_limit_gb, min_time=0.0):
+def worker(impl, device, shape_list, batch, gamma, repeats, mem_limit_gb, min_time=0.0, max_run_s=1e9):
     import torch
 
     torch.manual_seed(0)
@@ -124,8 +150,18 @@ def worker(impl, device, shape_list, batch, gamma, repeats, mem_limit_gb, min_ti
         row = dict(impl=impl, n=n, m=m, d=d, band=band)
         # tslearn's default distance allocates B*N*M*D floats; pysdtw CUDA caps length at 1024
         need_gb = batch * n * m * d * 4 * 3 / 1e9 if impl == "tslearn" else 0
-        fn = _make_fn(impl, device, gamma, band)
-        if fn is None:
+        fn = None
+        if impl in CUDA_ONLY and device != "cuda":
+            row["skip"] = "CUDA only"
+        else:
+            try:
+                fn = _make_fn(impl, device, gamma, band)
+            except ImportError as e:
+                row["skip"] = f"not installed ({e}); softdtw-cuda-torch is not on PyPI" if impl in CUDA_ONLY \
+                    else f"not installed ({e})"
+        if "skip" in row:
+            pass
+        elif fn is None:
             row["skip"] = "no bandwidth support"
         elif need_gb > mem_limit_gb:
             row["skip"] = f"needs ~{need_gb:.0f} GB"
@@ -146,7 +182,10 @@ def worker(impl, device, shape_list, batch, gamma, repeats, mem_limit_gb, min_ti
             rep = 0
             # first run: warm-up / JIT; then at least `repeats` timed runs and, for fast shapes,
             # more until min_time seconds are timed (ms-scale medians of 3 vary by 20 %), at most 50
+            # a run slower than max_run_s (e.g. a fused peer at D = 768) is timed once, not repeats times
             while rep <= repeats or (sum(times) < min_time and rep <= 50):
+                if rep >= 2 and times[0] > max_run_s:
+                    break
                 # the previous run's value, graph and gradients are freed before the baseline (until
                 # 2026-11-26 they were still alive then, so the column missed one set of gradients)
                 v = x = y = None
@@ -160,15 +199,21 @@ def worker(impl, device, shape_list, batch, gamma, repeats, mem_limit_gb, min_ti
                     _reset_hwm()
                     base = _rss_hwm_kb() * 1024
                 t0 = time.perf_counter()
+                if device == "cuda":
+                    ev0, ev1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    ev0.record()
                 v = fn(x, y)
                 v.sum().backward()
                 if device == "cuda":
+                    ev1.record()
                     torch.cuda.synchronize()
+                    elapsed = ev0.elapsed_time(ev1) / 1000.0
                     peak = torch.cuda.max_memory_allocated() - base
                 else:
+                    elapsed = time.perf_counter() - t0
                     peak = _rss_hwm_kb() * 1024 - base
                 if rep > 0:
-                    times.append(time.perf_counter() - t0)
+                    times.append(elapsed)
                     row.setdefault("peaks", []).append(peak)
                 rep += 1
             row["runs"] = len(times)
@@ -179,6 +224,8 @@ def worker(impl, device, shape_list, batch, gamma, repeats, mem_limit_gb, min_ti
             row["gx_norm"] = float(x.grad.double().norm())
         except Exception as e:  # e.g. out of memory
             row["skip"] = f"failed: {type(e).__name__}: {str(e)[:80]}"
+            if device == "cuda":
+                torch.cuda.empty_cache()
         results.append(row)
         print(json.dumps(row), flush=True)
     return results
@@ -201,28 +248,50 @@ def main():
                     help="keep timing a shape until this many seconds (up to 50 runs; memory run: 1)")
     ap.add_argument("--impls", default=",".join(IMPLS))
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--shapes", type=parse_shapes, default=None,
+                    help="comma-separated NxMxD or NxMxDbW (band W), replacing the default table")
+    ap.add_argument("--max_run_s", type=float, default=1e9,
+                    help="a shape whose first timed run takes longer is timed once")
+    ap.add_argument("--worker_timeout", type=float, default=None,
+                    help="seconds per implementation; a worker past it is stopped, its finished rows kept")
     ap.add_argument("--mem_limit_gb", type=float, default=12.0)
     ap.add_argument("--json_out", default=None, help="also write all rows here")
     ap.add_argument("--_worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    shape_list = shapes(args.quick)
+    shape_list = args.shapes or shapes(args.quick)
+    if args.device == "cpu":
+        bad = [i for i in args.impls.split(",") if i in CUDA_ONLY]
+        if bad:
+            ap.error(f"{','.join(bad)}: CUDA only (use --device cuda)")
+    unknown = [i for i in args.impls.split(",") if i not in IMPLS + CUDA_ONLY]
+    if unknown:
+        ap.error(f"unknown implementation(s) {unknown}; choose from {IMPLS + CUDA_ONLY}")
     if args._worker:
         worker(args._worker, args.device, shape_list, args.batch, args.gamma, args.repeats, args.mem_limit_gb,
-               args.min_time)
+               args.min_time, args.max_run_s)
         return
 
     def run_worker(impl, repeats, env, min_time):
         cmd = [sys.executable, __file__, "--_worker", impl, "--device", args.device, "--batch", str(args.batch),
                "--gamma", str(args.gamma), "--repeats", str(repeats), "--mem_limit_gb", str(args.mem_limit_gb),
-               "--min_time", str(min_time)]
+               "--min_time", str(min_time), "--max_run_s", str(args.max_run_s)]
         if args.quick:
             cmd.append("--quick")
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            print(f"# {impl} worker failed: {proc.stderr[-1500:]}", file=sys.stderr)
+        if args.shapes:
+            cmd += ["--shapes", ",".join(f"{n}x{m}x{d}" + (f"b{b}" if b is not None else "")
+                                         for n, m, d, b in args.shapes)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.worker_timeout)
+            stdout, code = proc.stdout, proc.returncode
+            if code != 0:
+                print(f"# {impl} worker failed: {proc.stderr[-1500:]}", file=sys.stderr)
+        except subprocess.TimeoutExpired as e:  # keep the rows it finished
+            stdout = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+            code = "timeout"
+            print(f"# {impl} worker stopped after {args.worker_timeout:g} s", file=sys.stderr)
         got = {(r["n"], r["m"], r["d"], r["band"]): r for r in
-               (json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{"))}
-        return got, proc.returncode
+               (json.loads(line) for line in stdout.splitlines() if line.startswith("{"))}
+        return got, code
 
     rows = {}
     for impl in args.impls.split(","):
@@ -236,13 +305,14 @@ def main():
                 elif "peak_mb" in r:
                     r["skip"] = "memory run failed"
         for s in shape_list:
-            rows[(impl, *s)] = got.get(s, dict(skip="worker crashed" if code else "no result"))
+            missing = {"timeout": "worker timed out"}.get(code, "worker crashed") if code else "no result"
+            rows[(impl, *s)] = got.get(s, dict(skip=missing))
 
     import numpy as np
 
     impls = args.impls.split(",")
     print(f"\nsoft-DTW forward+backward, B={args.batch}, gamma={args.gamma}, device={args.device}, "
-          f"median of >= {args.repeats} runs and >= {args.min_time:g} s; MB = peak memory over the inputs "
+          f"{'CUDA-event ' if args.device == 'cuda' else ''}median of >= {args.repeats} runs and >= {args.min_time:g} s; MB = peak memory over the inputs "
           f"(gradient outputs included); floor = B*N*M float32; 'Nx vs' = best peer time / ours; "
           f"'x floor' = our working memory (peak minus the B*(N+M)*D gradient outputs) / floor")
     head = "| N | M | D | band | floor MB | " + " | ".join(f"{i} s / MB" for i in impls) + " | pise vs best peer: time, memory/floor | agree |"
@@ -272,7 +342,7 @@ def main():
             ref = np.array(ours["value"])
             errs = []
             for k, r in peers.items():
-                if band is not None and n != m and k == "pysdtw":
+                if band is not None and n != m and k in ("pysdtw",) + CUDA_ONLY:
                     continue  # pysdtw's band differs from Sakoe-Chiba when N != M
                 errs.append(np.max(np.abs(np.array(r["value"]) - ref) / np.maximum(1.0, np.abs(ref))))
             if errs:
