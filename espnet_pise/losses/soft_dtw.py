@@ -102,8 +102,15 @@ def _scalars(table: torch.Tensor, gamma: float):
 
 
 class _SoftDTWFunction(torch.autograd.Function):
+    # autocast (AMP, CPU bf16) would run the cost bmm in half precision: the DP table and the
+    # gradient stay in the inputs' float32/float64 (soft_dtw() upcasts lower precisions)
     @staticmethod
     def forward(ctx, x, y, nlen, mlen, lo, hi, gamma, banded):
+        with torch.autocast(x.device.type, enabled=False):
+            return _SoftDTWFunction._forward(ctx, x, y, nlen, mlen, lo, hi, gamma, banded)
+
+    @staticmethod
+    def _forward(ctx, x, y, nlen, mlen, lo, hi, gamma, banded):
         out, table = _dp_table(x, y, nlen, mlen, lo, hi, gamma, banded)
         ctx.save_for_backward(x, y)
         ctx.table, ctx.nlen, ctx.mlen, ctx.lo, ctx.hi = table, nlen, mlen, lo, hi
@@ -113,6 +120,11 @@ class _SoftDTWFunction(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
+        with torch.autocast(grad_out.device.type, enabled=False):
+            return _SoftDTWFunction._backward(ctx, grad_out)
+
+    @staticmethod
+    def _backward(ctx, grad_out):
         x, y = ctx.saved_tensors
         table = ctx.table
         ctx.table = None  # the DP table becomes the gradient buffer (in place) ...
@@ -202,7 +214,7 @@ def soft_dtw(
         finite = torch.isfinite(t.detach()).flatten(1).all(1)
         if not bool(finite.all()):
             raise ValueError(f"soft_dtw: {name} has NaN/Inf values in batch items {(~finite).nonzero().flatten().tolist()}")
-    if x.dtype not in (torch.float32, torch.float64):
+    if x.dtype not in (torch.float32, torch.float64):  # half / bf16 (AMP): accumulate in float32
         x, y = x.float(), y.float()
     batch = x.shape[0]
     nlen = _lengths(x_lens, batch, x.shape[1], "x_lens")

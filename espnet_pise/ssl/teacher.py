@@ -196,6 +196,15 @@ class SSLTeacher(torch.nn.Module):
             raise ValueError(f"expected a (B, L) waveform, got shape {tuple(wav.shape)}")
         if wav_lens is None:
             wav_lens = torch.full((wav.shape[0],), wav.shape[1], dtype=torch.long, device=wav.device)
+        # under AMP (GPU fp16/bf16 autocast, CPU bf16) the frozen model runs in float32: a
+        # half-precision enhancer output is upcast (its gradient flows back through the cast),
+        # autocast is off inside, and the shared weights are never converted to half precision
+        with torch.autocast(wav.device.type, enabled=False):
+            if wav.dtype in (torch.float16, torch.bfloat16):
+                wav = wav.float()
+            return self._features(wav, wav_lens)
+
+    def _features(self, wav: torch.Tensor, wav_lens: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         up = self._follow(wav)
         wav_lens = wav_lens.to(wav.device)
         wav, wav_lens = _pad_to_minimum(wav, wav_lens, min_input_samples(up))
