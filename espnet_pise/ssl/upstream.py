@@ -297,7 +297,13 @@ def load_checkpoint(path: str, hints: Optional[dict] = None) -> torchaudio.model
             weights = {k[len(finetuned):]: v for k, v in weights.items() if k.startswith(finetuned)}
             model_cfg = dict(cfg.get("model") or cfg)
             cfg = to_plain(model_cfg.get("w2v_args") or {})
-        sd = _convert_state_dict(weights)
+        try:
+            sd = _convert_state_dict(weights)
+        except ValueError as e:  # torchaudio names neither the file nor the format
+            raise ValueError(
+                f"{p}: a {{'model', 'cfg'}} file that is not a fairseq HuBERT / wav2vec 2.0 model ({e}); "
+                "supported: pre-training checkpoints and fine-tuned w2v_encoder.w2v_model.* models"
+            ) from e
         hints = {**_fairseq_hints(cfg), **hints}
         model = _torchaudio_model(config_from_state_dict(sd, hints), sd, p)
         task = cfg.get("task") or {}

@@ -198,6 +198,9 @@ def test_unclear_formats_get_errors_naming_file_format_and_fix(tmp_path, caplog)
                 "scaler": None}, tmp_path / "checkpoint.pth")
     with pytest.raises(ValueError, match=r"checkpoint.pth: an ESPnet training resume file .* valid.acc.best.pth"):
         load_checkpoint(str(tmp_path / "checkpoint.pth"))
+    torch.save({"model": {"encoder.global_step": torch.tensor(3)}, "cfg": {}}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match=r"other.pt: a \{'model', 'cfg'\} file that is not a fairseq HuBERT / wav2vec 2.0 model \(Unexpected key: encoder.global_step\)"):
+        load_checkpoint(str(tmp_path / "other.pt"))
     # a pickled class outside the allow-list is refused, not executed
     torch.save({"model": {}, "cfg": torch.nn.Identity()}, tmp_path / "code.pt")
     with pytest.raises(ValueError, match=r"code.pt: SSL checkpoint pickles a class .*torch.nn.modules.linear.Identity"):
