@@ -306,7 +306,7 @@ def load_checkpoint(path: str, hints: Optional[dict] = None) -> torchaudio.model
             ) from e
         hints = {**_fairseq_hints(cfg), **hints}
         model = _torchaudio_model(config_from_state_dict(sd, hints), sd, p)
-        task = cfg.get("task") or {}
+        task = cfg.get("task") or to_plain(ckpt.get("task_cfg")) or {}  # fairseq / s3prl-converted
         model.pise_normalize_wav = bool(task.get("normalize", cfg.get("normalize", False)))
         return model
     prefix = "encoder.hubert_pretrain_model.wav2vec2."

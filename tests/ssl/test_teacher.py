@@ -235,3 +235,14 @@ def test_s3prl_layer_convention(pre_ln):
         assert torch.allclose(SSLTeacher(source="torchaudio:custom", arch_conf=arch, layer=0)(wav)[0], x, atol=1e-5)
     with pytest.raises(ValueError, match="layer_convention must be 'pise' or 's3prl', got 'hf'"):
         SSLTeacher(source="torchaudio:custom", arch_conf=arch, layer_convention="hf")
+
+
+def test_s3prl_converted_checkpoint_reads_its_task_normalize(tmp_path):
+    """s3prl's fairseq converter writes {"task_cfg", "model_cfg", "model_weight"} (plain dicts)."""
+    model = _tiny_model()
+    for normalize in (False, True):
+        torch.save({"task_cfg": {"normalize": normalize, "sample_rate": 16000},
+                    "model_cfg": {"conv_feature_layers": CONV, "encoder_attention_heads": 4},
+                    "model_weight": _fairseq_state(model)}, tmp_path / "converted.pt")
+        assert _same_outputs(model, load_checkpoint(str(tmp_path / "converted.pt")))
+        assert build_upstream(str(tmp_path / "converted.pt")).normalize_wav == normalize
