@@ -77,6 +77,50 @@ def test_plain_interpreter_is_untouched_and_wrapper_registers(tmp_path):
     assert echo.stdout == "a b\n"
 
 
+SPAWN_PROBE = """
+import multiprocessing
+
+
+def probe(queue):
+    from espnet2.tasks import enh
+    queue.put("ssl_sdtw" in enh.criterion_choices.classes)
+
+
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("spawn")  # how ESPnet's trainer starts its GPU workers
+    queue = ctx.Queue()
+    worker = ctx.Process(target=probe, args=(queue,))
+    worker.start()
+    print("worker sees ssl_sdtw:", queue.get(timeout=300))
+    worker.join()
+"""
+
+
+@pytest.mark.skipif(PYTHON is None, reason="espnet-pise-python not installed (pip install -e .)")
+def test_spawned_workers_and_other_trainers_see_our_components(tmp_path):
+    script = tmp_path / "probe.py"
+    script.write_text(SPAWN_PROBE)
+    res = subprocess.run([PYTHON, str(script)], capture_output=True, text=True, timeout=600, env=_plain_env())
+    assert "worker sees ssl_sdtw: True" in res.stdout, res.stderr[-3000:]
+    # enh_s2t keeps deep copies of the enh tables for its command line; asr has the frontend
+    crit = [dict(name="ssl_sdtw", conf=dict(ssl_source="torchaudio:custom", arch_conf=TINY_ARCH),
+                 wrapper="fixed_order", wrapper_conf={})]
+    configs = {
+        "enh_s2t_train": dict(enh_separator="demucs", enh_encoder="same", enh_decoder="same", enh_criterions=crit,
+                              frontend="pise_ssl", frontend_conf=dict(ssl_source="torchaudio:custom", arch_conf=TINY_ARCH)),
+        "asr_train": dict(frontend="pise_ssl", frontend_conf=dict(ssl_source="torchaudio:custom", arch_conf=TINY_ARCH)),
+    }
+    for step, conf in configs.items():
+        path = tmp_path / f"{step}.yaml"
+        path.write_text(yaml.safe_dump(conf))
+        out = _espnet(step, "--config", path, "--print_config", cwd=tmp_path, env=_plain_env()).stdout
+        # (ESPnet prints its flash_attn notice to stdout before the config)
+        printed = yaml.safe_load("\n".join(r for r in out.splitlines() if not r.startswith("Failed to import")))
+        assert printed["frontend"] == "pise_ssl"
+        if step == "enh_s2t_train":
+            assert printed["enh_separator"] == "demucs" and printed["enh_criterions"][0]["name"] == "ssl_sdtw"
+
+
 @pytest.mark.skipif(PYTHON is None, reason="espnet-pise-python not installed (pip install -e .)")
 def test_template_steps_with_unmodified_espnet_modules(tmp_path):
     data = write_enh_data(tmp_path / "data")
