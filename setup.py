@@ -33,8 +33,14 @@ setup(
         "pyroomacoustics",
         "mir_eval",  # espnet2.bin.enh_scoring imports it
         "scikit-learn",  # k-means targets for HuBERT pre-training
+        # Whisper model, log-mel, tokenizer (tiktoken) and English text normaliser; weights come
+        # from espnet_pise.bin.get_whisper (ESPnet's own Whisper classes need a GitHub fork)
+        "openai-whisper==20250625",
+        "scipy",  # paired bootstrap intervals (scipy.stats.bootstrap)
     ],
     extras_require={
-        "dev": ["pytest", "pytest-timeout", "pysdtw", "tslearn"],
+        "dev": ["pytest", "pytest-timeout", "pysdtw", "tslearn",
+                # reference writer/runtime of the CTranslate2 format and the transformers Whisper
+                "ctranslate2", "transformers"],
     },
 )

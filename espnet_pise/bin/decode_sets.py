@@ -45,7 +45,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("jobs", nargs="+", help="NAME=WAV_SCP:OUT_DIR")
     ap.add_argument("--asr_train_config", required=True)
-    ap.add_argument("--asr_model_file", required=True)
+    ap.add_argument("--asr_model_file", help="omit for a model whose config names its weights (pretrained Whisper)")
     ap.add_argument("--config", type=Path, help="decoding options (beam_size, ctc_weight, ...)")
     ap.add_argument("--enh_s2t_task", default="false", choices=["true", "false"])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

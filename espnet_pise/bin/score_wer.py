@@ -2,9 +2,12 @@
 
     python -m espnet_pise.bin.score_wer --ref data/test/text --hyp exp/.../1best_recog/text --out_dir DIR
 
-Writes ``DIR/result.txt`` (corpus-level Snt/Wrd/Corr/Sub/Del/Ins/Err as sclite's summary line) and
-``DIR/wer.json`` (with the character error rate ``cer``: on small CPU-trained systems WERs
-sit near 100 % and CER still separates them).  Every reference utterance must have a hypothesis (an empty one counts as all
+Writes ``DIR/result.txt`` (corpus-level Snt/Wrd/Corr/Sub/Del/Ins/Err as sclite's summary line),
+``DIR/wer.json`` (with the character error rate ``cer``) and ``DIR/per_utt.json`` (word errors and
+reference words per utterance, for paired bootstrap intervals).  ``--normalizer whisper_en``
+applies openai-whisper's English text normaliser to references and hypotheses alike (casing,
+punctuation, numerals, British/American spellings: the corpus's upper-case KJV text vs Whisper's
+written English); ``none`` scores the texts as they are.  Every reference utterance must have a hypothesis (an empty one counts as all
 deletions) and the hypotheses must not name unknown utterances: mismatched lists are an error.
 """
 import argparse
@@ -29,9 +32,27 @@ def read_text(path: Path, allow_empty: bool) -> dict:
     return out
 
 
-def score(ref_path: Path, hyp_path: Path) -> dict:
+def normalizer(name: str):
+    """The text normaliser applied to references and hypotheses alike."""
+    if name == "none":
+        return lambda text: text
+    if name == "whisper_en":
+        from whisper.normalizers import EnglishTextNormalizer
+
+        norm = EnglishTextNormalizer()
+        return lambda text: " ".join(norm(text).split())
+    raise ValueError(f"unknown normalizer {name!r} (none, whisper_en)")
+
+
+def score(ref_path: Path, hyp_path: Path, norm: str = "none") -> dict:
     refs = read_text(ref_path, allow_empty=False)
     hyps = read_text(hyp_path, allow_empty=True)
+    apply = normalizer(norm)
+    refs = {k: apply(v) for k, v in refs.items()}
+    hyps = {k: apply(v) for k, v in hyps.items()}
+    empty = [k for k, v in refs.items() if not v]
+    if empty:
+        raise ValueError(f"{ref_path}: {len(empty)} references are empty after normalisation (e.g. {empty[:3]})")
     missing, extra = set(refs) - set(hyps), set(hyps) - set(refs)
     if missing or extra:
         raise ValueError(f"{hyp_path} vs {ref_path}: {len(missing)} utterances without hypothesis "
@@ -42,6 +63,13 @@ def score(ref_path: Path, hyp_path: Path) -> dict:
     res = {"snt": len(ids), "wrd": n_words, "cor": out.hits, "sub": out.substitutions, "del": out.deletions,
            "ins": out.insertions}
     res["wer"] = 100.0 * (res["sub"] + res["del"] + res["ins"]) / max(n_words, 1)
+    res["normalizer"] = norm
+    res["per_utt"] = {
+        uid: [sum(c.ref_end_idx - c.ref_start_idx if c.type in ("substitute", "delete") else
+                  c.hyp_end_idx - c.hyp_start_idx if c.type == "insert" else 0 for c in chunks),
+              len(refs[uid].split())]
+        for uid, chunks in zip(ids, out.alignments)
+    }
     chars = jiwer.process_characters([refs[i] for i in ids], [hyps[i] or "" for i in ids])
     n_chars = sum(len(refs[i]) for i in ids)
     res["cer"] = 100.0 * (chars.substitutions + chars.deletions + chars.insertions) / max(n_chars, 1)
@@ -53,9 +81,11 @@ def main(argv=None):
     ap.add_argument("--ref", type=Path, required=True)
     ap.add_argument("--hyp", type=Path, required=True)
     ap.add_argument("--out_dir", type=Path, required=True)
+    ap.add_argument("--normalizer", default="none", choices=["none", "whisper_en"])
     args = ap.parse_args(argv)
-    res = score(args.ref, args.hyp)
+    res = score(args.ref, args.hyp, args.normalizer)
     args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "per_utt.json").write_text(json.dumps(res.pop("per_utt")))
     (args.out_dir / "wer.json").write_text(json.dumps(res, indent=1))
     w = res["wrd"] or 1
     line = (f"|{'Snt':>6}|{'Wrd':>7}|{'Corr':>6}|{'Sub':>6}|{'Del':>6}|{'Ins':>6}|{'Err':>6}|\n"

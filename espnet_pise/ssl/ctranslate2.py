@@ -1,4 +1,4 @@
-"""Read (and, for tests, write) CTranslate2 ``model.bin`` files with numpy; no ctranslate2 needed.
+"""Read CTranslate2 ``model.bin`` files with numpy; no ctranslate2 needed.
 
 The layout, as CTranslate2's ``python/ctranslate2/specs/model_spec.py`` writes it and
 ``src/models/model.cc`` reads it (little endian)::
@@ -22,7 +22,6 @@ import numpy as np
 
 # ctranslate2::DataType (include/ctranslate2/types.h)
 DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
-_DTYPE_IDS = {np.dtype(v): k for k, v in DTYPES.items()}
 _BF16_ID = 5  # no numpy dtype: read as uint16 and widened to float32
 SUPPORTED_VERSIONS = range(2, 7)
 
@@ -112,32 +111,3 @@ def read_ct2(path: Union[str, Path]) -> CT2Model:
             raise CT2FormatError(f"{path}: alias {alias} points to a missing variable {target}")
         variables[alias] = variables[target]
     return CT2Model(spec, revision, version, variables, aliases)
-
-
-def write_ct2(path: Union[str, Path], spec: str, revision: int, variables: Dict[str, np.ndarray],
-              aliases: Dict[str, str] = None) -> None:
-    """Write a binary-version-6 model.bin exactly as CTranslate2's model_spec.py does (tests)."""
-
-    def string(f, s):
-        b = s.encode("utf-8")
-        f.write(struct.pack("<H", len(b) + 1) + b + b"\0")
-
-    with open(path, "wb") as f:
-        f.write(struct.pack("<I", 6))
-        string(f, spec)
-        f.write(struct.pack("<I", revision))
-        f.write(struct.pack("<I", len(variables)))
-        for name, value in variables.items():
-            value = np.ascontiguousarray(value)
-            string(f, name)
-            f.write(struct.pack("<B", value.ndim))
-            for d in value.shape:
-                f.write(struct.pack("<I", d))
-            f.write(struct.pack("<B", _DTYPE_IDS[value.dtype]))
-            f.write(struct.pack("<I", value.nbytes))
-            f.write(value.tobytes())
-        aliases = aliases or {}
-        f.write(struct.pack("<I", len(aliases)))
-        for alias, target in aliases.items():
-            string(f, alias)
-            string(f, target)

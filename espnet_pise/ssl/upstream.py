@@ -8,7 +8,6 @@ group-norm CNN of Base models normalises over time, so it runs per utterance (on
 import ast
 import logging
 import re
-from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -17,6 +16,7 @@ import torchaudio
 import yaml
 
 from espnet_pise.checkpoint import load_checkpoint_file, to_plain
+from espnet_pise.ssl.abs_upstream import AbsSSLUpstream
 
 # torchaudio.models builders usable with random weights (tests, smoke runs).
 TORCHAUDIO_ARCHS = (
@@ -44,38 +44,6 @@ HUBERT_BASE_CONFIG = dict(
 )
 # Standard wav2vec 2.0 CNN strides by kernel size, for state dicts that do not carry a config.
 _DEFAULT_STRIDE = {10: 5, 3: 2, 2: 2}
-
-
-class AbsSSLUpstream(torch.nn.Module, ABC):
-    """Waveform (B, L) -> list of L+1 hidden states (B, T, D) and frame lengths (B,).
-
-    Subclasses set ``_hop``, ``_layers`` and ``_dim`` in their constructor.
-    """
-
-    _hop: int
-    _layers: int
-    _dim: int
-
-    @property
-    def hop(self) -> int:
-        """Samples per output frame (320 for HuBERT at 16 kHz)."""
-        return self._hop
-
-    @property
-    def num_layers(self) -> int:
-        """Number of transformer layers (hidden states are 0..num_layers)."""
-        return self._layers
-
-    @property
-    def dim(self) -> int:
-        """Feature dimension D."""
-        return self._dim
-
-    @abstractmethod
-    def forward(
-        self, wav: torch.Tensor, wav_lens: torch.Tensor, max_layer: Optional[int] = None
-    ) -> Tuple[List[torch.Tensor], torch.Tensor]:
-        """Hidden states 0..max_layer (default all) and frame lengths."""
 
 
 class TorchaudioUpstream(AbsSSLUpstream):
@@ -333,6 +301,10 @@ def build_upstream(
     (d) ``torchaudio:<arch>`` with RANDOM weights (tests only; ``arch_conf`` overrides sizes
     via ``torchaudio.models.wav2vec2_model`` kwargs when arch is ``custom``)."""
     arch_conf = dict(arch_conf or {})
+    if source.startswith("whisper:"):
+        from espnet_pise.ssl import whisper_upstream  # openai-whisper is imported only when named
+
+        return whisper_upstream.build(source, arch_conf, normalize_wav)
     if source.startswith("torchaudio:"):
         arch = source.split(":", 1)[1]
         if arch != "custom" and arch not in TORCHAUDIO_ARCHS:

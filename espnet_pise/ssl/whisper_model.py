@@ -182,7 +182,8 @@ def log_mel(wav: torch.Tensor, n_mels: int = 80) -> torch.Tensor:
 
 
 def encoder_states(
-    encoder, wav: torch.Tensor, wav_lens: torch.Tensor, max_layer: Optional[int] = None, pad_30s: bool = False
+    encoder, wav: torch.Tensor, wav_lens: torch.Tensor, max_layer: Optional[int] = None,
+    pad_to_s: Optional[float] = None, whole_window: bool = False,
 ) -> Tuple[List[torch.Tensor], torch.Tensor]:
     """Hidden states of Whisper's encoder for waveforms (B, L) with lengths (B,).
 
@@ -191,15 +192,20 @@ def encoder_states(
     enters block 1), state_k the output of block k, and the last block's state goes through the
     final LayerNorm (``ln_post``), as the decoder sees it.  Frames beyond a length are zero.
 
-    ``pad_30s``: as Whisper was trained, each utterance is zero-padded to 30 s before the log-mel
-    and the encoder runs on all 1500 positions (10-15x the cost of unpadded input on short
-    utterances); only the utterance's own frames are returned.  Without it the encoder sees the
-    utterance alone (positions 0..T-1 of the positional embedding).  Either way every utterance
-    is encoded on its own samples, so padding in the batch never changes a feature.
+    ``pad_to_s``: zero-pad each utterance to this many seconds (at least its own length) before
+    the log-mel, as Whisper was trained with 30 s (the cost grows with the window: 30 s costs
+    10-15x a 4 s utterance alone); ``None`` encodes the utterance alone (positions 0..T-1 of the
+    positional embedding).  Only the utterance's own frames are returned, unless
+    ``whole_window``: then all frames of the padded window, which Whisper's decoder was trained
+    to attend to (without the trailing silence it loops).  Every utterance is encoded on its own
+    samples, so padding in the batch never changes a feature.
     """
+    if pad_to_s is not None and not 0 < pad_to_s <= WINDOW_SAMPLES / SAMPLE_RATE:
+        raise ValueError(f"pad_to_s must be in (0, 30] seconds, got {pad_to_s}")
+    if whole_window and pad_to_s is None:
+        raise ValueError("whole_window needs pad_to_s")
     n_blocks = len(encoder.blocks)
     max_layer = n_blocks if max_layer is None else max_layer
-    frames = encoder_frames(wav_lens)
     too_long = wav_lens > WINDOW_SAMPLES
     if bool(too_long.any()):
         b = int(too_long.nonzero()[0, 0])
@@ -209,13 +215,14 @@ def encoder_states(
         b = int((wav_lens < N_FFT).nonzero()[0, 0])
         raise ValueError(f"utterance {b} of the batch has {int(wav_lens[b])} samples: Whisper needs at "
                          f"least {N_FFT} (one 25 ms analysis window)")
+    target = 0 if pad_to_s is None else int(round(pad_to_s * SAMPLE_RATE))
+    padded_lens = torch.clamp(wav_lens, min=target)
+    frames = encoder_frames(padded_lens if whole_window else wav_lens)
     n_mels = encoder.conv1.in_channels
     per_utt = []
     for b in range(wav.shape[0]):
         x = wav[b, : int(wav_lens[b])]
-        if pad_30s:
-            x = F.pad(x, (0, WINDOW_SAMPLES - x.shape[0]))
-        per_utt.append(log_mel(x, n_mels))
+        per_utt.append(log_mel(F.pad(x, (0, int(padded_lens[b]) - x.shape[0])), n_mels))
     # utterances of equal mel length run as one batch
     states: List[List[torch.Tensor]] = [[None] * wav.shape[0] for _ in range(max_layer + 1)]
     groups: Dict[int, List[int]] = {}

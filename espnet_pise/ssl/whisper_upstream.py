@@ -3,21 +3,25 @@
 Hidden states 0..6 of Whisper base: 0 = convolutions + positional embedding, k = block k, the
 last one after the final LayerNorm; 512 dims, 20 ms frames (``hop`` 320 samples, so the padding
 of ``ssl_mse_pad`` moves whole frames).  The positional embedding is absolute (added sinusoids).
-Options (the loss's or frontend's ``arch_conf``): ``pad_30s`` (default false: the teacher sees the
-utterance alone; see the recipe README for the measured cost and fidelity of both).
+Options (the loss's or frontend's ``arch_conf``): ``pad_to_s`` (seconds of zero-padded window;
+default null: the teacher sees the utterance alone; see the recipe README for the measured cost
+and fidelity of the choices).
 """
 from pathlib import Path
+from typing import Optional
 
 from espnet_pise.ssl.abs_upstream import AbsSSLUpstream
-from espnet_pise.ssl.whisper_model import HOP, encoder_states, load_whisper
+from espnet_pise.ssl.whisper_model import HOP, N_FFT, encoder_states, load_whisper
 
-OPTIONS = ("pad_30s",)
+OPTIONS = ("pad_to_s",)
 
 
 class WhisperUpstream(AbsSSLUpstream):
     """Whisper encoder: waveform (B, L) -> hidden states [(B, T, 512)] * 7 and frame lengths (B,)."""
 
-    def __init__(self, path: str, pad_30s: bool = False, normalize_wav: bool = False):
+    min_samples = N_FFT  # one 25 ms analysis window
+
+    def __init__(self, path: str, pad_to_s: Optional[float] = None, normalize_wav: bool = False):
         super().__init__()
         if normalize_wav:
             raise ValueError("normalize_wav does not apply to Whisper (its log-mel is normalised itself)")
@@ -25,13 +29,13 @@ class WhisperUpstream(AbsSSLUpstream):
             raise FileNotFoundError(f"whisper:{path}: no such Whisper checkpoint (make one with "
                                     "`python -m espnet_pise.bin.get_whisper --out_dir DIR`)")
         self.encoder = load_whisper(path).encoder  # the decoder is not needed
-        self.pad_30s = bool(pad_30s)
+        self.pad_to_s = pad_to_s
         self._hop = HOP
         self._layers = len(self.encoder.blocks)
         self._dim = self.encoder.ln_post.normalized_shape[0]
 
     def forward(self, wav, wav_lens, max_layer=None):
-        return encoder_states(self.encoder, wav, wav_lens, max_layer, self.pad_30s)
+        return encoder_states(self.encoder, wav, wav_lens, max_layer, self.pad_to_s)
 
 
 def build(source: str, arch_conf: dict, normalize_wav: bool) -> WhisperUpstream:

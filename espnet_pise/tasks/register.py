@@ -27,7 +27,10 @@ def _components():
     from espnet_pise.ssl.frontend import SSLFrontend
 
     frontends = dict(pise_ssl=SSLFrontend)
-    return criterions, separators, frontends
+    from espnet_pise.asr.whisper import PiseWhisperDecoder, PiseWhisperEncoder
+
+    encoders, decoders = dict(pise_whisper=PiseWhisperEncoder), dict(pise_whisper=PiseWhisperDecoder)
+    return criterions, separators, frontends, encoders, decoders
 
 
 def _add(choices, classes: dict) -> None:
@@ -39,8 +42,9 @@ def _add(choices, classes: dict) -> None:
 
 
 def register() -> None:
-    """Idempotently register espnet_pise's criterions (enh), separator ``demucs`` (enh, enh_s2t)
-    and ASR frontend ``pise_ssl`` (asr, enh_s2t) in ESPnet."""
+    """Idempotently register espnet_pise's criterions (enh), separator ``demucs`` (enh, enh_s2t),
+    ASR frontend ``pise_ssl`` and the Whisper encoder/decoder ``pise_whisper`` (asr, enh_s2t) in
+    ESPnet, and its Whisper tokenizer in place of ESPnet's."""
     global _DONE
     with _LOCK:
         if _DONE:
@@ -50,7 +54,7 @@ def register() -> None:
 
         from espnet_pise.losses.context import wrap_forward_loss
 
-        criterions, separators, frontends = _components()
+        criterions, separators, frontends, encoders, decoders = _components()
         # enh_s2t and enh_tse build their enhancement model through these same objects ...
         _add(enh.criterion_choices, criterions)
         _add(enh.separator_choices, separators)
@@ -58,6 +62,14 @@ def register() -> None:
         _add(enh_s2t.enh_separator_choices, separators)
         # ASR (and enh_s2t's ASR part) share this table
         _add(asr.frontend_choices, frontends)
+        # the Whisper recogniser: ASR tables and enh_s2t's deep copies of them
+        for choices, classes in ((asr.encoder_choices, encoders), (asr.decoder_choices, decoders),
+                                 (enh_s2t.asr_encoder_choices, encoders), (enh_s2t.asr_decoder_choices, decoders)):
+            _add(choices, classes)
+        # ESPnet's Whisper tokenizer classes need an older whisper fork: ours take their place
+        from espnet_pise.asr.whisper_tokenizer import install_into_espnet
+
+        install_into_espnet()
         # ESPnet does not pass lengths to criterions: publish them while losses run
         wrap_forward_loss(ESPnetEnhancementModel)
         _DONE = True

@@ -1,0 +1,1 @@
+"""ESPnet ASR components: the Whisper recogniser (encoder, decoder, tokenizer) from local files."""
