@@ -1,6 +1,7 @@
 """Unmodified ESPnet entry modules, run the way ESPnet's TEMPLATE scripts run them
 (``${python} -m espnet2.bin.<step> ...`` with ``python=espnet-pise-python`` as the README says),
-see our components: collect stats, aggregate, train (demucs + ssl_sdtw), enhance, score; and
+see our components: collect stats, aggregate, train (demucs + ssl_sdtw), enhance, score; joint
+enh_s2t training with asr_inference / enh_inference --enh_s2t_task true; a spawned worker; and
 2-process DDP through ESPnet's own trainer (gloo, CPU) equals single-process training."""
 import os
 import shutil
@@ -189,3 +190,51 @@ def test_ddp_two_gloo_workers_match_single_process(tmp_path):
     assert float(sa["grad_norm"]) > 0
     for key in ("ssl_sdtw", "grad_norm"):
         assert abs(float(sa[key]) - float(sb[key])) <= 1e-5 * abs(float(sa[key])), (key, sa[key], sb[key])
+
+
+@pytest.mark.skipif(PYTHON is None, reason="espnet-pise-python not installed (pip install -e .)")
+def test_enh_s2t_train_and_both_inferences(tmp_path):
+    """enh_asr.sh's steps: joint SE + ASR training (demucs, ssl_sdtw, pise_ssl frontend), then
+    asr_inference and enh_inference with --enh_s2t_task true, all unmodified espnet2.bin modules."""
+    data = write_enh_data(tmp_path / "data")
+    uids = [r.split()[0] for r in (data / "wav.scp").read_text().split("\n") if r.strip()]
+    texts = ["ab ba", "abc", "ca b", "bb a"]
+    (data / "text_spk1").write_text("".join(f"{u} {t}\n" for u, t in zip(uids, texts)))
+    (data / "text_spk1_shape").write_text("".join(f"{u} {len(t)}\n" for u, t in zip(uids, texts)))
+    (tmp_path / "tokens.txt").write_text("\n".join(["<blank>", "<unk>", "<space>", "a", "b", "c", "<sos/eos>"]) + "\n")
+    ssl = dict(ssl_source="torchaudio:custom", arch_conf=TINY_ARCH)
+    conf = dict(
+        enh_encoder="same", enh_decoder="same", enh_separator="demucs", enh_separator_conf=DEMUCS["separator_conf"],
+        enh_criterions=[dict(name="ssl_sdtw", conf=dict(ssl, bandwidth=30), wrapper="fixed_order",
+                             wrapper_conf=dict(weight=1.0))],
+        frontend="pise_ssl", frontend_conf=ssl,
+        asr_encoder="transformer",
+        asr_encoder_conf=dict(output_size=16, attention_heads=2, linear_units=16, num_blocks=1, input_layer="linear"),
+        asr_decoder="transformer", asr_decoder_conf=dict(attention_heads=2, linear_units=16, num_blocks=1),
+        asr_model_conf=dict(ctc_weight=0.3, extract_feats_in_collect_stats=False),
+        optim="adam", optim_conf=dict(lr=1e-3), max_epoch=1, batch_type="unsorted", batch_size=2,
+        num_workers=0, use_tensorboard=False, seed=0,
+    )
+    (tmp_path / "conf.yaml").write_text(yaml.safe_dump(conf))
+    data_args = []
+    for split in ("train", "valid"):
+        data_args += [f"--{split}_data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
+                      f"--{split}_data_path_and_name_and_type", f"{data}/spk1.scp,speech_ref1,sound",
+                      f"--{split}_data_path_and_name_and_type", f"{data}/text_spk1,text_spk1,text",
+                      f"--{split}_shape_file", f"{data}/speech_mix_shape",
+                      f"--{split}_shape_file", f"{data}/text_spk1_shape"]
+    _espnet("enh_s2t_train", "--config", "conf.yaml", "--ngpu", 0, "--token_type", "char", "--token_list", "tokens.txt",
+            "--use_preprocessor", "true", "--text_name", "text_spk1", "--output_dir", "exp", *data_args,
+            cwd=tmp_path, env=_plain_env())
+    stats = torch.load(tmp_path / "exp" / "checkpoint.pth", map_location="cpu", weights_only=False)["reporter"]["stats"]
+    assert torch.isfinite(torch.tensor(float(stats[1]["train"]["loss"])))
+    _espnet("asr_inference", "--enh_s2t_task", "true", "--ngpu", 0, "--batch_size", 1, "--beam_size", 2,
+            "--data_path_and_name_and_type", f"{data}/wav.scp,speech,sound", "--asr_train_config", "exp/config.yaml",
+            "--asr_model_file", "exp/1epoch.pth", "--output_dir", "dec", cwd=tmp_path, env=_plain_env())
+    hyps = [r.split()[0] for r in (tmp_path / "dec" / "1best_recog" / "text_spk1").read_text().split("\n") if r.strip()]
+    assert hyps == uids
+    _espnet("enh_inference", "--enh_s2t_task", "true", "--ngpu", 0, "--batch_size", 1, "--fs", 16000,
+            "--data_path_and_name_and_type", f"{data}/wav.scp,speech_mix,sound", "--train_config", "exp/config.yaml",
+            "--model_file", "exp/1epoch.pth", "--output_dir", "enh", cwd=tmp_path, env=_plain_env())
+    rows = [r.split(maxsplit=1) for r in (tmp_path / "enh" / "spk1.scp").read_text().split("\n") if r.strip()]
+    assert [u for u, _ in rows] == uids and all(sf.info(p).samplerate == 16000 for _, p in rows)
