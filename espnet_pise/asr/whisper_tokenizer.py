@@ -118,9 +118,31 @@ def token_list(language: str = "en", task: str = "transcribe") -> List[str]:
             for i in range(enc.n_vocab)]
 
 
+def _accept_whisper_token_type(task) -> None:
+    """Let a task's ``--token_type`` accept ``whisper_multilingual`` (enh_s2t lists only bpe/char/word/phn;
+    its preprocessor already handles Whisper tokens)."""
+    original = task.add_task_arguments.__func__
+    if getattr(original, "_pise_whisper", False):
+        return
+
+    def add_task_arguments(cls, parser):
+        original(cls, parser)
+        for action in parser._actions:
+            if action.dest == "token_type" and action.choices is not None and MODEL_TYPES[0] not in action.choices:
+                action.choices = [*action.choices, *MODEL_TYPES]
+
+    add_task_arguments._pise_whisper = True
+    task.add_task_arguments = classmethod(add_task_arguments)
+
+
 def install_into_espnet() -> None:
-    """Replace ESPnet's Whisper tokenizer classes, where ESPnet defined and where it imported them."""
+    """Replace ESPnet's Whisper tokenizer classes, where ESPnet defined and where it imported them,
+    and accept the Whisper token type in enh_s2t."""
     import sys
+
+    from espnet2.tasks.enh_s2t import EnhS2TTask
+
+    _accept_whisper_token_type(EnhS2TTask)
 
     import espnet2.text.whisper_token_id_converter as conv_mod
     import espnet2.text.whisper_tokenizer as tok_mod

@@ -87,6 +87,8 @@ def main(argv=None):
                         text = results[0][0] or ""
             except TooShortUttError:
                 text = ""
+            except ValueError as e:  # e.g. longer than Whisper's window: refused, never truncated
+                raise SystemExit(f"{scp}: {uid}: {e}") from e
             hyps.append(f"{uid} {text}\n")
         (out / "1best_recog").mkdir(parents=True, exist_ok=True)
         tmp = out / "1best_recog" / "text.tmp"

@@ -12,13 +12,15 @@ import argparse
 import datetime
 import json
 import platform
+import re
 import subprocess
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 
 from espnet_pise.report import plots
+from espnet_pise.report.bootstrap import wer_difference
 
 
 def _git_revision(path: Path) -> str:
@@ -33,7 +35,7 @@ def _table(title: str, rows: Dict[str, Dict[str, str]], test_sets: List[str]) ->
     return "\n".join(lines) + "\n"
 
 
-def alignment_plot(se_exp: Path, ssl_model: Path, test_set: str, out: Path, gamma: float = 0.1) -> str:
+def alignment_plot(se_exp: Path, ssl_model: str, test_set: str, out: Path, gamma: float = 0.1) -> str:
     """Soft-DTW alignment between the SSL features of one enhanced test utterance and its clean
     reference sped up by 1.1 (what the ssl_sdtw loss compares)."""
     import soundfile as sf
@@ -50,7 +52,7 @@ def alignment_plot(se_exp: Path, ssl_model: Path, test_set: str, out: Path, gamm
     est = torch.tensor(sf.read(enhanced[uid], dtype="float32")[0])[None]
     ref = torch.tensor(sf.read(clean[uid], dtype="float32")[0])[None]
     ref, ref_len = speed_perturb(ref, torch.tensor([ref.shape[1]]), [1.1])
-    teacher = SSLTeacher(str(ssl_model), layer=-1)
+    teacher = SSLTeacher(ssl_model, layer=-1)
     with torch.no_grad():
         fx, _ = teacher(est, torch.tensor([est.shape[1]]))
         fy, _ = teacher(ref, ref_len)
@@ -58,6 +60,26 @@ def alignment_plot(se_exp: Path, ssl_model: Path, test_set: str, out: Path, gamm
     cost = _pairwise_sq_dist(fx.double(), fy.double())[0].numpy()
     plots.plot_alignment(align, cost, f"{uid}: {se_exp.name} output vs clean x1.1 (gamma {gamma})", out)
     return uid
+
+
+_SNR = re.compile(r"_(-?\d+)dB")
+
+
+def snr_of(data_dir: Path, test_set: str) -> Dict[str, str]:
+    """{utt: SNR in dB} from utt2category (``<noise>_<snr>dB``); empty where the set has none."""
+    f = data_dir / test_set / "utt2category"
+    out = {}
+    if f.is_file():
+        for line in f.read_text().splitlines():
+            uid, _, cat = line.partition(" ")
+            m = _SNR.search(cat)
+            if m:
+                out[uid] = m.group(1)
+    return out
+
+
+def _interval(d: Tuple[float, float, float]) -> str:
+    return f"{d[0]:+.1f} [{d[1]:+.1f}, {d[2]:+.1f}]"
 
 
 def main(argv=None):
@@ -69,10 +91,13 @@ def main(argv=None):
     ap.add_argument("--test_sets", nargs="+", required=True)
     ap.add_argument("--out", type=Path, default=Path("RESULTS.md"))
     ap.add_argument("--plot_dir", type=Path, default=Path("exp/plots"))
-    ap.add_argument("--ssl_model", type=Path, default=Path("exp/ssl/upstream.pt"))
+    ap.add_argument("--ssl_model", default="exp/ssl/upstream.pt", help="the teacher (an ssl_source)")
+    ap.add_argument("--analysis", type=Path, default=Path("exp/ssl/analysis.json"), help="stage 2's teacher analysis")
     ap.add_argument("--alignment_system", default="enh_ssl_sdtw")
     ap.add_argument("--title", default="mini_noisy pise1")
     ap.add_argument("--allow_missing", action="store_true")
+    ap.add_argument("--baselines", nargs="*", default=["noisy", "enh_ssl_mse"],
+                    help="systems every other system's WER is compared with (paired bootstrap 95 %% interval)")
     args = ap.parse_args(argv)
     se_exps = dict(s.split(":", 1) for s in args.se_exps)
     missing = []
@@ -80,9 +105,11 @@ def main(argv=None):
     wer_vals: Dict[str, Dict[str, float]] = {}
     cer_vals: Dict[str, Dict[str, float]] = {}
     wer_rows: Dict[str, Dict[str, str]] = {}
+    per_utt: Dict[str, Dict[str, dict]] = {}
     cer_rows: Dict[str, Dict[str, str]] = {}
     for system in args.systems:
         wer_vals[system], cer_vals[system], wer_rows[system], cer_rows[system] = {}, {}, {}, {}
+        per_utt[system] = {}
         for s in args.test_sets:
             f = args.asr_exp / f"decode_{system}" / s / "score_wer" / "wer.json"
             if not f.is_file():
@@ -93,6 +120,8 @@ def main(argv=None):
             wer_vals[system][s], cer_vals[system][s] = r["wer"], r["cer"]
             wer_rows[system][s] = f"{r['wer']:.1f} ({100 * r['sub'] / w:.1f}/{100 * r['del'] / w:.1f}/{100 * r['ins'] / w:.1f})"
             cer_rows[system][s] = f"{r['cer']:.1f}"
+            if (f.parent / "per_utt.json").is_file():
+                per_utt[system][s] = json.loads((f.parent / "per_utt.json").read_text())
     # SE metrics need a clean reference: not for test_clean (it is the reference) nor for real
     # recordings (e.g. CHiME-4 *_real), which have no spk1.scp
     noisy_sets = [s for s in args.test_sets if s != "test_clean" and (args.data_dir / s / "spk1.scp").is_file()]
@@ -112,14 +141,51 @@ def main(argv=None):
     if missing and not args.allow_missing:
         raise SystemExit("results missing (rerun the stage that makes them):\n  " + "\n  ".join(missing))
 
+    # paired bootstrap: each system's WER minus a baseline's, on the same utterances
+    diff_tables = []
+    for base in [b for b in args.baselines if b in args.systems]:
+        rows: Dict[str, Dict[str, str]] = {}
+        widths = []
+        for system in args.systems:
+            if system == base:
+                continue
+            rows[system] = {}
+            for s in args.test_sets:
+                if s in per_utt[system] and s in per_utt[base]:
+                    d = wer_difference(per_utt[system][s], per_utt[base][s])
+                    rows[system][s] = _interval(d)
+                    widths.append(d[2] - d[1])
+        if widths:
+            diff_tables.append(_table(f"WER difference to `{base}` (points; paired bootstrap 95 % interval over "
+                                      f"utterances, scipy BCa; median interval width {np.median(widths):.1f} points)",
+                                      rows, args.test_sets))
+    # WER by SNR (sets whose utt2category names it)
+    by_snr: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for s in args.test_sets:
+        snr = snr_of(args.data_dir, s)
+        if not snr:
+            continue
+        by_snr[s] = {}
+        for system in args.systems:
+            if s not in per_utt[system]:
+                continue
+            errs: Dict[str, List[int]] = {}
+            for uid, (e, n) in per_utt[system][s].items():
+                acc = errs.setdefault(snr.get(uid, "?"), [0, 0])
+                acc[0] += e
+                acc[1] += n
+            by_snr[s][system] = {k: 100.0 * e / max(n, 1) for k, (e, n) in errs.items() if k != "?"}
     args.plot_dir.mkdir(parents=True, exist_ok=True)
+    if by_snr:
+        plots.plot_wer_by_snr(by_snr, args.plot_dir / "wer_by_snr.png")
     plots.plot_error_rate(wer_vals, args.test_sets, args.plot_dir / "wer.png", "WER")
     plots.plot_error_rate(cer_vals, args.test_sets, args.plot_dir / "cer.png", "CER")
     logs = {system: Path(exp) / "train.log" for system, exp in se_exps.items() if (Path(exp) / "train.log").is_file()}
     if logs:
         plots.plot_training_curves(logs, args.plot_dir / "se_training_curves.png")
     align_note = ""
-    if args.alignment_system in se_exps and "test_seen" in args.test_sets and args.ssl_model.is_file():
+    teacher_file = Path(args.ssl_model.split(":", 1)[1] if args.ssl_model.startswith("whisper:") else args.ssl_model)
+    if args.alignment_system in se_exps and "test_seen" in args.test_sets and teacher_file.is_file():
         uid = alignment_plot(Path(se_exps[args.alignment_system]), args.ssl_model, "test_seen", args.plot_dir / "sdtw_alignment.png")
         align_note = f"- `{args.plot_dir}/sdtw_alignment.png`: soft-DTW alignment, {uid}\n"
 
@@ -147,6 +213,7 @@ def main(argv=None):
         "",
         _table("WER", wer_rows, args.test_sets),
         _table("CER", cer_rows, args.test_sets),
+        *diff_tables,
         "## Speech enhancement (enhanced vs clean reference; `noisy` = unprocessed input)",
         "",
         _table("PESQ (wide band)", se_tables["pesq_wb"], noisy_sets),
@@ -163,7 +230,7 @@ def main(argv=None):
             lines.append(f"|{system}|`{cfg}`|`{_git_revision(cfg.parent)}`|")
         else:
             lines.append(f"|{system}|no SE (unprocessed input)|-|")
-    analysis = args.ssl_model.parent / "analysis.json"
+    analysis = args.analysis
     if analysis.is_file():
         a = json.loads(analysis.read_text())
         cer = a["probe_dev_cer"]
@@ -178,6 +245,7 @@ def main(argv=None):
                 lines.append(f"|{model}|" + "|".join(f"{r[k][-1]:.3f}" for k in ("pad1", "pad5", "pad25", "noise")) + "|")
     lines += ["", f"ASR back end: `{args.asr_exp}/config.yaml` (`{_git_revision(args.asr_exp)}`)", "",
               "## Plots", "", f"- `{args.plot_dir}/wer.png`, `{args.plot_dir}/cer.png`: WER and CER by system and test set",
+              f"- `{args.plot_dir}/wer_by_snr.png`: WER by SNR, system and test set",
               f"- `{args.plot_dir}/se_training_curves.png`: SE training/validation loss per epoch", align_note]
     args.out.write_text("\n".join(lines) + "\n")
     print(f"{args.out}: {len(args.systems)} systems x {len(args.test_sets)} test sets")

