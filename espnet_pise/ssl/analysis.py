@@ -119,7 +119,8 @@ def position_vs_noise(upstream, pairs: List[tuple], shifts=(1, 5, 25)) -> Dict[s
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ssl_model", required=True)
+    ap.add_argument("--ssl_model", required=True, help="an ssl_source (checkpoint path, whisper:PATH)")
+    ap.add_argument("--arch_conf", type=json.loads, default=None, help="JSON options of the source (e.g. Whisper's window)")
     ap.add_argument("--train", type=Path, required=True, help="data dir: spk1.scp + text")
     ap.add_argument("--dev", type=Path, required=True)
     ap.add_argument("--test", type=Path, required=True, help="noisy data dir for the position-vs-noise figures")
@@ -138,7 +139,7 @@ def main(argv=None):
         return [(wav(d / "spk1.scp", wavs, u), texts[u]) for u in sorted(wavs)[:n]]
 
     train, dev = items(args.train, args.n_train), items(args.dev, args.n_dev)
-    trained = build_upstream(args.ssl_model).eval()
+    trained = build_upstream(args.ssl_model, args.arch_conf).eval()
     random = random_like(args.ssl_model, trained)
     result = {"probe_dev_cer": {"pretrained": ctc_probe(trained, train, dev, args.steps),
                                 "random_init": ctc_probe(random, train, dev, args.steps)},

@@ -164,7 +164,9 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ] && ${ssl_analysis} && [ ! -f ex
     log "stage 2: teacher analysis (CTC probe vs random init; position vs noise) of ${teacher_src} -> exp/ssl/analysis.json"
     mkdir -p exp/ssl
     n=$([ "${corpus_size}" = tiny ] && echo "--n_train 16 --n_dev 4 --n_test 4 --steps 20" || echo "")
-    python -m espnet_pise.ssl.analysis --ssl_model "${teacher_src}" --train data/train --dev data/dev \
+    # the Whisper teacher's window of the stage-5 configs
+    arch=$([ "${teacher}" = whisper ] && echo '{"pad_to_s": 10}' || echo null)
+    python -m espnet_pise.ssl.analysis --ssl_model "${teacher_src}" --arch_conf "${arch}" --train data/train --dev data/dev \
         --test data/test_seen --out exp/ssl/analysis.json ${n} > exp/ssl/analysis.log 2>&1 || \
         { log "failed: see exp/ssl/analysis.log"; exit 1; }
 fi
