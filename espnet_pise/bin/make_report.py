@@ -106,6 +106,7 @@ def main(argv=None):
     cer_vals: Dict[str, Dict[str, float]] = {}
     wer_rows: Dict[str, Dict[str, str]] = {}
     per_utt: Dict[str, Dict[str, dict]] = {}
+    normalizers = "none"
     cer_rows: Dict[str, Dict[str, str]] = {}
     for system in args.systems:
         wer_vals[system], cer_vals[system], wer_rows[system], cer_rows[system] = {}, {}, {}, {}
@@ -116,6 +117,7 @@ def main(argv=None):
                 missing.append(str(f))
                 continue
             r = json.loads(f.read_text())
+            normalizers = r.get("normalizer", "none")
             w = max(r["wrd"], 1)
             wer_vals[system][s], cer_vals[system][s] = r["wer"], r["cer"]
             wer_rows[system][s] = f"{r['wer']:.1f} ({100 * r['sub'] / w:.1f}/{100 * r['del'] / w:.1f}/{100 * r['ins'] / w:.1f})"
@@ -211,6 +213,9 @@ def main(argv=None):
         "",
         "## ASR: WER % (substitution/deletion/insertion %) and CER %, no LM",
         "",
+        f"Recogniser: `{args.asr_exp}/config.yaml`; references and hypotheses scored after the "
+        f"`{normalizers or 'none'}` text normaliser.",
+        "",
         _table("WER", wer_rows, args.test_sets),
         _table("CER", cer_rows, args.test_sets),
         *diff_tables,
@@ -234,7 +239,7 @@ def main(argv=None):
     if analysis.is_file():
         a = json.loads(analysis.read_text())
         cer = a["probe_dev_cer"]
-        lines += ["", "## SSL model (stage 2)", "",
+        lines += ["", f"## Teacher (stage 2): `{args.ssl_model}`", "",
                   f"CTC probe (frozen features, linear, {a['probe']['steps']} steps of {a['probe']['batch']} utterances), "
                   f"dev CER: pre-trained **{cer['pretrained']:.1f} %**, random init of the same architecture "
                   f"**{cer['random_init']:.1f} %**.", "",
@@ -243,6 +248,12 @@ def main(argv=None):
         for model, r in a["relative_feature_change"].items():
             if isinstance(r, dict):
                 lines.append(f"|{model}|" + "|".join(f"{r[k][-1]:.3f}" for k in ("pad1", "pad5", "pad25", "noise")) + "|")
+        r = a["relative_feature_change"]["pretrained"]
+        lines += ["", "The same per layer of the pre-trained model (0 = input of the first block): where a shift "
+                  "changes the features as much as the noise does, a frame-wise loss can be lowered through position.",
+                  "", "|layer|pad 1|pad 5|pad 25|noise|", "|---|---|---|---|---|"]
+        for layer in range(len(r["noise"])):
+            lines.append(f"|{layer}|" + "|".join(f"{r[k][layer]:.3f}" for k in ("pad1", "pad5", "pad25", "noise")) + "|")
     lines += ["", f"ASR back end: `{args.asr_exp}/config.yaml` (`{_git_revision(args.asr_exp)}`)", "",
               "## Plots", "", f"- `{args.plot_dir}/wer.png`, `{args.plot_dir}/cer.png`: WER and CER by system and test set",
               f"- `{args.plot_dir}/wer_by_snr.png`: WER by SNR, system and test set",

@@ -29,6 +29,10 @@ def wer_difference(a: Dict[str, List[int]], b: Dict[str, List[int]], n_resamples
     point = float(diff(ea, eb, n))
     if np.all(ea == eb):
         return point, point, point
-    res = bootstrap((ea, eb, n), diff, paired=True, vectorized=True, n_resamples=n_resamples,
-                    confidence_level=confidence, method="BCa", random_state=np.random.default_rng(seed))
-    return point, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    for method in ("BCa", "percentile"):  # BCa is undefined when every resample gives the same value
+        res = bootstrap((ea, eb, n), diff, paired=True, vectorized=True, n_resamples=n_resamples,
+                        confidence_level=confidence, method=method, random_state=np.random.default_rng(seed))
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if np.isfinite(low) and np.isfinite(high):
+            break
+    return point, low, high
