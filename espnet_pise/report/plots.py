@@ -12,6 +12,19 @@ import numpy as np  # noqa: E402
 _EPOCH = re.compile(r"(\d+)epoch results: \[train\] (.*?)\[valid\] (.*?)(?:\[att_plot\]|$)")
 
 
+def _save(fig, out: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def _panel(ax, title: str, xlabel: str, ylabel: str, legend_size: int) -> None:
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=legend_size)
+
+
 def epoch_losses(train_log: Path, key: str = "loss") -> Dict[str, List[float]]:
     """{"train": [...], "valid": [...]} per epoch from an ESPnet train.log."""
     out: Dict[str, List[float]] = {"train": [], "valid": []}
@@ -38,9 +51,7 @@ def plot_error_rate(rates: Dict[str, Dict[str, float]], test_sets: List[str], ou
     ax.set_ylabel(f"{metric} (%)")
     ax.set_title(f"{metric} by system and test set")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    _save(fig, out)
 
 
 def plot_wer_by_snr(rates: Dict[str, Dict[str, Dict[str, float]]], out: Path) -> None:
@@ -51,13 +62,8 @@ def plot_wer_by_snr(rates: Dict[str, Dict[str, Dict[str, float]]], out: Path) ->
         for system, by_snr in rates[s].items():
             snrs = sorted(by_snr, key=float)
             ax.plot([float(x) for x in snrs], [by_snr[x] for x in snrs], marker="o", label=system)
-        ax.set_title(s)
-        ax.set_xlabel("SNR (dB)")
-        ax.set_ylabel("WER (%)")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+        _panel(ax, s, "SNR (dB)", "WER (%)", 7)
+    _save(fig, out)
 
 
 def plot_training_curves(logs: Dict[str, Path], out: Path) -> None:
@@ -66,13 +72,8 @@ def plot_training_curves(logs: Dict[str, Path], out: Path) -> None:
         curves = epoch_losses(log)
         for split, vals in curves.items():
             ax.plot(range(1, len(vals) + 1), vals, marker="o", label=split)
-        ax.set_title(name)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+        _panel(ax, name, "epoch", "loss", 8)
+    _save(fig, out)
 
 
 def plot_alignment(align: np.ndarray, cost: np.ndarray, title: str, out: Path) -> None:
@@ -84,6 +85,4 @@ def plot_alignment(align: np.ndarray, cost: np.ndarray, title: str, out: Path) -
         ax.set_title(name, fontsize=9)
         fig.colorbar(im, ax=ax)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    _save(fig, out)

@@ -54,6 +54,16 @@ def _split_fused(sd, dst_names, src, v, parts):
             sd[f"{name}.bias"] = bi
 
 
+def _block(sd, d, s, v):
+    """Self-attention and feed-forward of one encoder or decoder block (ct2 ``s`` -> whisper ``d``)."""
+    _ln(sd, f"{d}.attn_ln", f"{s}/self_attention/layer_norm", v)
+    _split_fused(sd, [f"{d}.attn.query", f"{d}.attn.key", f"{d}.attn.value"], f"{s}/self_attention/linear_0", v, 3)
+    _linear(sd, f"{d}.attn.out", f"{s}/self_attention/linear_1", v)
+    _ln(sd, f"{d}.mlp_ln", f"{s}/ffn/layer_norm", v)
+    _linear(sd, f"{d}.mlp.0", f"{s}/ffn/linear_0", v)
+    _linear(sd, f"{d}.mlp.2", f"{s}/ffn/linear_1", v)
+
+
 def _layer_count(v: Dict[str, np.ndarray], prefix: str) -> int:
     n = 0
     while f"{prefix}/layer_{n}/ffn/linear_0/weight" in v:
@@ -73,28 +83,17 @@ def whisper_from_ct2(ct2: CT2Model) -> Tuple[dict, Dict[str, torch.Tensor]]:
     sd["encoder.positional_embedding"] = v["encoder/position_encodings/encodings"]
     _ln(sd, "encoder.ln_post", "encoder/layer_norm", v)
     for i in range(n_enc):
-        s, d = f"encoder/layer_{i}", f"encoder.blocks.{i}"
-        _ln(sd, f"{d}.attn_ln", f"{s}/self_attention/layer_norm", v)
-        _split_fused(sd, [f"{d}.attn.query", f"{d}.attn.key", f"{d}.attn.value"], f"{s}/self_attention/linear_0", v, 3)
-        _linear(sd, f"{d}.attn.out", f"{s}/self_attention/linear_1", v)
-        _ln(sd, f"{d}.mlp_ln", f"{s}/ffn/layer_norm", v)
-        _linear(sd, f"{d}.mlp.0", f"{s}/ffn/linear_0", v)
-        _linear(sd, f"{d}.mlp.2", f"{s}/ffn/linear_1", v)
+        _block(sd, f"encoder.blocks.{i}", f"encoder/layer_{i}", v)
     sd["decoder.token_embedding.weight"] = v["decoder/embeddings/weight"]
     sd["decoder.positional_embedding"] = v["decoder/position_encodings/encodings"]
     _ln(sd, "decoder.ln", "decoder/layer_norm", v)
     for i in range(n_dec):
         s, d = f"decoder/layer_{i}", f"decoder.blocks.{i}"
-        _ln(sd, f"{d}.attn_ln", f"{s}/self_attention/layer_norm", v)
-        _split_fused(sd, [f"{d}.attn.query", f"{d}.attn.key", f"{d}.attn.value"], f"{s}/self_attention/linear_0", v, 3)
-        _linear(sd, f"{d}.attn.out", f"{s}/self_attention/linear_1", v)
+        _block(sd, d, s, v)
         _ln(sd, f"{d}.cross_attn_ln", f"{s}/attention/layer_norm", v)
         _linear(sd, f"{d}.cross_attn.query", f"{s}/attention/linear_0", v)
         _split_fused(sd, [f"{d}.cross_attn.key", f"{d}.cross_attn.value"], f"{s}/attention/linear_1", v, 2)
         _linear(sd, f"{d}.cross_attn.out", f"{s}/attention/linear_2", v)
-        _ln(sd, f"{d}.mlp_ln", f"{s}/ffn/layer_norm", v)
-        _linear(sd, f"{d}.mlp.0", f"{s}/ffn/linear_0", v)
-        _linear(sd, f"{d}.mlp.2", f"{s}/ffn/linear_1", v)
     dims = dict(
         n_mels=int(v["encoder/conv1/weight"].shape[1]),
         n_audio_ctx=int(v["encoder/position_encodings/encodings"].shape[0]),
