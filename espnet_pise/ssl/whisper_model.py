@@ -119,9 +119,6 @@ def state_dict_digest(sd: Dict[str, torch.Tensor]) -> str:
 
 
 # --------------------------------------------------------------------------- loading
-_MODELS: Dict[str, "torch.nn.Module"] = {}
-
-
 def load_whisper(path: Union[str, Path]):
     """``whisper.model.Whisper`` (float32, eval) from an openai-whisper checkpoint file
     (``{"dims", "model_state_dict"}``, as OpenAI releases them and ``get_whisper`` writes them)."""
@@ -140,17 +137,6 @@ def load_whisper(path: Union[str, Path]):
         raise ValueError(f"{p}: Whisper checkpoint does not match its dims (missing {missing[:5]}, "
                          f"unexpected {unexpected[:5]})")
     return model.float().eval()
-
-
-def shared_whisper(path: Union[str, Path]):
-    """One frozen Whisper per resolved path and process (teacher and recogniser may share it)."""
-    key = str(Path(path).resolve())
-    if key not in _MODELS:
-        model = load_whisper(path)
-        for p in model.parameters():
-            p.requires_grad_(False)
-        _MODELS[key] = model
-    return _MODELS[key]
 
 
 # --------------------------------------------------------------------------- features
