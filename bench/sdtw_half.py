@@ -18,8 +18,9 @@ any case fails.
     python bench/sdtw_half.py --device cpu --shapes 2:20x24x8,2:30x30x8b3    # dry run
 """
 import argparse
-import re
+import importlib.util
 import sys
+from pathlib import Path
 
 import torch
 
@@ -31,15 +32,27 @@ DEFAULT_SHAPES = "32:512x512x64,8:250x250x768,8:250x250x768b50,8:1000x1000x768,8
 
 
 def parse_shapes(spec: str):
-    """'B:NxMxD[bW],...' -> [(B, N, M, D, W or None), ...]."""
+    """'B:NxMxD[bW],...' -> [(B, N, M, D, W or None), ...]; the NxMxD[bW] part as bench/soft_dtw.py reads it."""
+    read_nmd = _soft_dtw_bench().parse_shapes
     out = []
     for item in spec.split(","):
-        m = re.fullmatch(r"(\d+):(\d+)x(\d+)x(\d+)(?:b(\d+))?", item.strip())
-        if not m:
+        batch, sep, shape = item.strip().partition(":")
+        try:
+            if not (sep and batch.isdigit()):
+                raise argparse.ArgumentTypeError("batch missing")
+            ((n, mm, d, band),) = read_nmd(shape)
+        except argparse.ArgumentTypeError:
             raise argparse.ArgumentTypeError(f"bad shape '{item}': expected B:NxMxD or B:NxMxDbW (e.g. 8:1000x1000x768b50)")
-        b, n, mm, d, band = m.groups()
-        out.append((int(b), int(n), int(mm), int(d), int(band) if band else None))
+        out.append((int(batch), n, mm, d, band))
     return out
+
+
+def _soft_dtw_bench():
+    """bench/soft_dtw.py as a module (this script may be loaded from any working directory)."""
+    spec = importlib.util.spec_from_file_location("bench_soft_dtw", Path(__file__).with_name("soft_dtw.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
