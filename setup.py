@@ -37,10 +37,13 @@ setup(
         # from espnet_pise.bin.get_whisper (ESPnet's own Whisper classes need a GitHub fork)
         "openai-whisper==20250625",
         "scipy",  # paired bootstrap intervals (scipy.stats.bootstrap)
+        "onnx",  # reads the weights of the pretrained enhancers (GTCRN, NSNet2) shipped as ONNX graphs
     ],
     extras_require={
         "dev": ["pytest", "pytest-timeout", "pysdtw", "tslearn",
                 # reference writer/runtime of the CTranslate2 format and the transformers Whisper
-                "ctranslate2", "transformers"],
+                "ctranslate2", "transformers",
+                # reference runtime of the pretrained enhancers' ONNX graphs
+                "onnxruntime"],
     },
 )
