@@ -6,6 +6,7 @@ block k, each (B, T, D), plus frame lengths (B,).  Padding never leaks into a va
 group-norm CNN of Base models normalises over time, so it runs per utterance (on its own length).
 """
 import ast
+import contextlib
 import logging
 import re
 from pathlib import Path
@@ -188,16 +189,31 @@ def config_from_state_dict(sd: Dict[str, torch.Tensor], hints: Optional[dict] = 
     return config
 
 
-def _fairseq_hints(cfg: dict) -> dict:
-    """Map a fairseq / s3prl model config to torchaudio kwargs (the parts shapes cannot tell)."""
-    cfg = dict(cfg.get("model") or cfg)
+def _fairseq_sections(cfg: dict, task_cfg=None) -> Tuple[dict, dict]:
+    """(model settings, task settings) of a fairseq / s3prl config, whichever layout it has.
+
+    * ``cfg`` of fairseq >= 0.10 (hydra; OmegaConf or dict): ``model`` and ``task`` sections;
+    * ``args`` of older fairseq (one argparse Namespace, e.g. the first wav2vec 2.0 files): flat,
+      ``args.task`` is the task's *name* and the task's settings (``normalize``) are attributes
+      of ``args`` itself, as are the model's;
+    * s3prl-converted ``model_cfg``: flat model settings, the task's in ``task_cfg``.
+    """
+    model = cfg.get("model")
+    model = dict(model) if isinstance(model, dict) else cfg
+    task = cfg.get("task")
+    task = dict(task) if isinstance(task, dict) else (to_plain(task_cfg) or cfg)
+    return model, task
+
+
+def _fairseq_hints(model_cfg: dict) -> dict:
+    """Map fairseq / s3prl model settings to torchaudio kwargs (the parts shapes cannot tell)."""
     hints = {}
-    if "conv_feature_layers" in cfg:
-        hints["extractor_conv_layer_config"] = _eval_conv_layers(cfg["conv_feature_layers"])
-    if "encoder_attention_heads" in cfg:
-        hints["encoder_num_heads"] = int(cfg["encoder_attention_heads"])
-    if "layer_norm_first" in cfg:
-        hints["encoder_layer_norm_first"] = bool(cfg["layer_norm_first"])
+    if "conv_feature_layers" in model_cfg:
+        hints["extractor_conv_layer_config"] = _eval_conv_layers(model_cfg["conv_feature_layers"])
+    if "encoder_attention_heads" in model_cfg:
+        hints["encoder_num_heads"] = int(model_cfg["encoder_attention_heads"])
+    if "layer_norm_first" in model_cfg:
+        hints["encoder_layer_norm_first"] = bool(model_cfg["layer_norm_first"])
     return hints
 
 
@@ -214,13 +230,18 @@ def _eval_conv_layers(spec: str) -> List[Tuple[int, int, int]]:
     return layers
 
 
-def _torchaudio_model(config: dict, sd: Dict[str, torch.Tensor], path: Path) -> torchaudio.models.Wav2Vec2Model:
+def _torchaudio_model(
+    config: dict, sd: Dict[str, torch.Tensor], path: Path, layout: str
+) -> torchaudio.models.Wav2Vec2Model:
     model = torchaudio.models.wav2vec2_model(**config)
     model.wav2vec2_config = dict(config)  # what espnet_pise.ssl.export writes beside the weights
     missing, unexpected = model.load_state_dict(sd, strict=False)
     unexpected = [k for k in unexpected if not k.startswith(("aux.", "label_embs", "mask_emb", "final_proj"))]
     if missing or unexpected:
-        raise ValueError(f"{path}: checkpoint does not match the model (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        raise ValueError(
+            f"{path}: read as {layout}, its weights do not match the model its settings describe "
+            f"(missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
     return model
 
 
@@ -231,67 +252,118 @@ def _find_espnet_config(path: Path) -> Optional[Path]:
     return None
 
 
+# The layouts load_checkpoint reads, as its errors name them.
+LAYOUT_PISE = "an espnet_pise export {'config', 'state_dict'}"
+FAIRSEQ_KEYS = {"cfg": "{'model', 'cfg'}", "args": "{'model', 'args'}", "s3prl": "{'model_weight', 'model_cfg'}"}
+LAYOUT_FAIRSEQ_CFG = f"a fairseq checkpoint {FAIRSEQ_KEYS['cfg']} (fairseq >= 0.10)"
+LAYOUT_FAIRSEQ_ARGS = f"a fairseq checkpoint {FAIRSEQ_KEYS['args']} (argparse Namespace, older fairseq)"
+LAYOUT_S3PRL = f"an s3prl-converted checkpoint {FAIRSEQ_KEYS['s3prl']}"
+_FAIRSEQ_LAYOUTS = {"cfg": LAYOUT_FAIRSEQ_CFG, "args": LAYOUT_FAIRSEQ_ARGS, "s3prl": LAYOUT_S3PRL}
+LAYOUT_ESPNET = "an ESPnet hubert_train model file (encoder.hubert_pretrain_model.wav2vec2.* keys)"
+LAYOUT_BARE = "a bare torchaudio Wav2Vec2Model state dict (feature_extractor.conv_layers.* keys)"
+LAYOUTS = (LAYOUT_PISE, LAYOUT_FAIRSEQ_CFG, LAYOUT_FAIRSEQ_ARGS, LAYOUT_S3PRL, LAYOUT_ESPNET, LAYOUT_BARE)
+
+
+@contextlib.contextmanager
+def _reading(path: Path, layout: str):
+    """Any failure while building the model from ``path`` names the file and the layout expected."""
+    try:
+        yield
+    except Exception as e:
+        if str(e).startswith(f"{path}:"):  # already names the file (and what it found)
+            raise
+        raise ValueError(f"{path}: read as {layout}, it failed: {type(e).__name__}: {e}") from e
+
+
+def _fairseq_kind(ckpt: dict) -> str:
+    """"s3prl", "cfg" (fairseq >= 0.10) or "args" (older fairseq: an argparse Namespace, no cfg)."""
+    if "model_weight" in ckpt:
+        return "s3prl"
+    return "cfg" if ckpt.get("cfg") is not None or ckpt.get("args") is None else "args"
+
+
+def _load_fairseq(ckpt: dict, p: Path, hints: dict, kind: str) -> torchaudio.models.Wav2Vec2Model:
+    """fairseq (``cfg`` or older ``args``) and s3prl-converted HuBERT / wav2vec 2.0 checkpoints."""
+    from torchaudio.models.wav2vec2.utils.import_fairseq import _convert_state_dict
+
+    weights = ckpt.get("model_weight", ckpt.get("model"))
+    if "reporter" in ckpt and "optimizers" in ckpt:
+        raise ValueError(
+            f"{p}: an ESPnet training resume file (checkpoint.pth: model, optimizers, reporter), not "
+            "an SSL model: point ssl_source to the model file of that experiment (e.g. "
+            "valid.acc.best.pth or N epoch.pth beside it)"
+        )
+    # OmegaConf (fairseq >= 0.10), argparse Namespace (older "args") or a plain dict (s3prl)
+    cfg = to_plain(ckpt.get("model_cfg") or ckpt.get("cfg") or ckpt.get("args") or {})
+    model_cfg, task_cfg = _fairseq_sections(cfg, ckpt.get("task_cfg"))
+    finetuned = "w2v_encoder.w2v_model."
+    if any(k.startswith(finetuned) for k in weights):
+        # fairseq ASR fine-tuning wraps the pre-trained model: keep it, drop the CTC projection
+        logging.info(f"{p}: fine-tuned fairseq model: using its {finetuned}* encoder")
+        weights = {k[len(finetuned):]: v for k, v in weights.items() if k.startswith(finetuned)}
+        outer_task = task_cfg
+        model_cfg, task_cfg = _fairseq_sections(to_plain(model_cfg.get("w2v_args") or {}))
+        task_cfg = {"normalize": task_cfg.get("normalize", outer_task.get("normalize", False))}
+    try:
+        sd = _convert_state_dict(weights)
+    except ValueError as e:  # torchaudio names neither the file nor the format
+        raise ValueError(
+            f"{p}: a {FAIRSEQ_KEYS[kind]} file that is not a fairseq HuBERT / wav2vec 2.0 model ({e}); "
+            "supported: pre-training checkpoints and fine-tuned w2v_encoder.w2v_model.* models"
+        ) from e
+    hints = {**_fairseq_hints(model_cfg), **hints}
+    model = _torchaudio_model(config_from_state_dict(sd, hints), sd, p, _FAIRSEQ_LAYOUTS[kind])
+    model.pise_normalize_wav = bool(task_cfg.get("normalize", False))
+    return model
+
+
+def _load_espnet(ckpt: dict, p: Path, hints: dict, prefix: str) -> torchaudio.models.Wav2Vec2Model:
+    """An ESPnet hubert_train model file; sizes from the config.yaml beside it."""
+    sd = {k[len(prefix):]: v for k, v in ckpt.items() if k.startswith(prefix)}
+    conf = _find_espnet_config(p)
+    if conf is not None:
+        with open(conf) as f:
+            enc = (yaml.safe_load(f) or {}).get("encoder_conf", {})
+        keys = ("extractor_conv_layer_config", "encoder_num_heads", "encoder_layer_norm_first")
+        hints = {**{k: enc[k] for k in keys if k in enc}, **hints}
+    else:
+        logging.warning(f"{p}: no config.yaml beside the ESPnet checkpoint; inferring sizes")
+    return _torchaudio_model(config_from_state_dict(sd, hints), sd, p, LAYOUT_ESPNET)
+
+
 def load_checkpoint(path: str, hints: Optional[dict] = None) -> torchaudio.models.Wav2Vec2Model:
     """Build a torchaudio Wav2Vec2Model from a local checkpoint, whatever its layout.
 
     Accepted: espnet_pise's own ``{"config", "state_dict"}`` file; an ESPnet HuBERT-task
     checkpoint (``encoder.hubert_pretrain_model.wav2vec2.*`` keys, config.yaml beside it);
-    fairseq (``{"model", "cfg"|"args"}``) and s3prl-converted (``{"model_weight", "model_cfg"}``)
-    HuBERT / wav2vec 2.0 checkpoints; a bare torchaudio state dict.
+    fairseq (``{"model", "cfg"}``, or ``{"model", "args"}`` of older fairseq) and s3prl-converted
+    (``{"model_weight", "model_cfg"}``) HuBERT / wav2vec 2.0 checkpoints; a bare torchaudio state
+    dict.  Every failure is a ValueError naming the file and the layout it was read as.
     """
     p = Path(path)
     ckpt = load_checkpoint_file(p, "SSL checkpoint")
     if not isinstance(ckpt, dict):
-        raise ValueError(f"{p}: expected a dict checkpoint, got {type(ckpt).__name__}")
+        raise ValueError(
+            f"{p}: expected a dict checkpoint, got {type(ckpt).__name__}; readable layouts: {'; '.join(LAYOUTS)}"
+        )
     hints = dict(hints or {})
-    if "state_dict" in ckpt and "config" in ckpt:  # espnet_pise export
-        return _torchaudio_model(dict(ckpt["config"]), ckpt["state_dict"], p)
+    if "state_dict" in ckpt and "config" in ckpt:
+        with _reading(p, LAYOUT_PISE):
+            return _torchaudio_model(dict(ckpt["config"]), ckpt["state_dict"], p, LAYOUT_PISE)
     if "model_weight" in ckpt or ("model" in ckpt and isinstance(ckpt["model"], dict)):
-        from torchaudio.models.wav2vec2.utils.import_fairseq import _convert_state_dict
-
-        weights = ckpt.get("model_weight", ckpt.get("model"))
-        if "reporter" in ckpt and "optimizers" in ckpt:
-            raise ValueError(
-                f"{p}: an ESPnet training resume file (checkpoint.pth: model, optimizers, reporter), not "
-                "an SSL model: point ssl_source to the model file of that experiment (e.g. "
-                "valid.acc.best.pth or N epoch.pth beside it)"
-            )
-        # OmegaConf (fairseq >= 0.10), argparse Namespace (older "args") or a plain dict (s3prl)
-        cfg = to_plain(ckpt.get("model_cfg") or ckpt.get("cfg") or ckpt.get("args") or {})
-        finetuned = "w2v_encoder.w2v_model."
-        if any(k.startswith(finetuned) for k in weights):
-            # fairseq ASR fine-tuning wraps the pre-trained model: keep it, drop the CTC projection
-            logging.info(f"{p}: fine-tuned fairseq model: using its {finetuned}* encoder")
-            weights = {k[len(finetuned):]: v for k, v in weights.items() if k.startswith(finetuned)}
-            model_cfg = dict(cfg.get("model") or cfg)
-            cfg = to_plain(model_cfg.get("w2v_args") or {})
-        try:
-            sd = _convert_state_dict(weights)
-        except ValueError as e:  # torchaudio names neither the file nor the format
-            raise ValueError(
-                f"{p}: a {{'model', 'cfg'}} file that is not a fairseq HuBERT / wav2vec 2.0 model ({e}); "
-                "supported: pre-training checkpoints and fine-tuned w2v_encoder.w2v_model.* models"
-            ) from e
-        hints = {**_fairseq_hints(cfg), **hints}
-        model = _torchaudio_model(config_from_state_dict(sd, hints), sd, p)
-        task = cfg.get("task") or to_plain(ckpt.get("task_cfg")) or {}  # fairseq / s3prl-converted
-        model.pise_normalize_wav = bool(task.get("normalize", cfg.get("normalize", False)))
-        return model
+        kind = _fairseq_kind(ckpt)
+        with _reading(p, _FAIRSEQ_LAYOUTS[kind]):
+            return _load_fairseq(ckpt, p, hints, kind)
     prefix = "encoder.hubert_pretrain_model.wav2vec2."
-    if any(k.startswith(prefix) for k in ckpt):  # ESPnet hubert_train checkpoint
-        sd = {k[len(prefix):]: v for k, v in ckpt.items() if k.startswith(prefix)}
-        conf = _find_espnet_config(p)
-        if conf is not None:
-            with open(conf) as f:
-                enc = (yaml.safe_load(f) or {}).get("encoder_conf", {})
-            keys = ("extractor_conv_layer_config", "encoder_num_heads", "encoder_layer_norm_first")
-            hints = {**{k: enc[k] for k in keys if k in enc}, **hints}
-        else:
-            logging.warning(f"{p}: no config.yaml beside the ESPnet checkpoint; inferring sizes")
-        return _torchaudio_model(config_from_state_dict(sd, hints), sd, p)
-    if any(k.startswith("feature_extractor.conv_layers.") for k in ckpt):
-        return _torchaudio_model(config_from_state_dict(ckpt, hints), ckpt, p)
-    raise ValueError(f"{p}: unrecognised checkpoint layout (keys: {list(ckpt)[:5]})")
+    if any(isinstance(k, str) and k.startswith(prefix) for k in ckpt):
+        with _reading(p, LAYOUT_ESPNET):
+            return _load_espnet(ckpt, p, hints, prefix)
+    if any(isinstance(k, str) and k.startswith("feature_extractor.conv_layers.") for k in ckpt):
+        with _reading(p, LAYOUT_BARE):
+            return _torchaudio_model(config_from_state_dict(ckpt, hints), ckpt, p, LAYOUT_BARE)
+    raise ValueError(
+        f"{p}: unrecognised checkpoint layout (keys: {list(ckpt)[:5]}); readable layouts: {'; '.join(LAYOUTS)}"
+    )
 
 
 def build_upstream(

@@ -246,3 +246,78 @@ def test_s3prl_converted_checkpoint_reads_its_task_normalize(tmp_path):
                     "model_weight": _fairseq_state(model)}, tmp_path / "converted.pt")
         assert _same_outputs(model, load_checkpoint(str(tmp_path / "converted.pt")))
         assert build_upstream(str(tmp_path / "converted.pt")).normalize_wav == normalize
+
+
+def _fairseq_args(**settings):
+    """The argparse Namespace older fairseq (before hydra, e.g. the first wav2vec 2.0 files) saved
+    as "args": one flat namespace; task is the task's name, its settings attributes of args."""
+    import argparse
+
+    return argparse.Namespace(arch="wav2vec2", task="audio_pretraining", criterion="wav2vec",
+                              optimizer="adam", sample_rate=16000, max_sample_size=250000,
+                              encoder_layers=2, encoder_embed_dim=32, extractor_mode="default",
+                              conv_bias=False, conv_pos=128, conv_pos_groups=16, **settings)
+
+
+def _save_state_of_older_fairseq(path, args, weights):
+    """What fairseq's checkpoint_utils.save_state wrote before hydra: args, no cfg."""
+    torch.save({"args": args, "model": weights,
+                "optimizer_history": [{"criterion_name": "Wav2vecCriterion", "optimizer_name": "FairseqAdam",
+                                       "lr_scheduler_state": {"best": 3.2}, "num_updates": 400000}],
+                "extra_state": {"train_iterator": {"epoch": 5}, "val_loss": 3.2},
+                "last_optimizer_state": {"state": {}, "param_groups": [{"lr": 0.0}]}}, path)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_loads_older_fairseq_args_checkpoint_as_its_cfg_twin(tmp_path, normalize):
+    """An {"args": Namespace} file gives the features of the same weights saved with a hydra cfg."""
+    model = _tiny_model()
+    settings = {"conv_feature_layers": CONV, "encoder_attention_heads": 4, "layer_norm_first": False}
+    _save_state_of_older_fairseq(tmp_path / "wav2vec_small.pt", _fairseq_args(normalize=normalize, **settings),
+                                 _fairseq_state(model))
+    torch.save({"model": _fairseq_state(model), "cfg": _fairseq_cfg_as_released(settings, normalize)},
+               tmp_path / "cfg.pt")
+    assert _same_outputs(model, load_checkpoint(str(tmp_path / "wav2vec_small.pt")))
+    old, new = build_upstream(str(tmp_path / "wav2vec_small.pt")), build_upstream(str(tmp_path / "cfg.pt"))
+    assert old.normalize_wav == new.normalize_wav == normalize  # args.normalize honoured
+    wav = torch.stack([speechlike(8000, 0), speechlike(8000, 1)]) * 3.0
+    lens = torch.tensor([8000, 6000])
+    with torch.no_grad():
+        (f_old, n_old), (f_new, n_new) = old(wav, lens), new(wav, lens)
+    assert torch.equal(n_old, n_new) and len(f_old) == len(f_new) == 3
+    assert all(torch.equal(a, b) for a, b in zip(f_old, f_new))
+
+
+def test_fine_tuned_older_fairseq_args_checkpoint_loads_its_encoder(tmp_path):
+    model = _tiny_model()
+    weights = {f"w2v_encoder.w2v_model.{k}": v for k, v in _fairseq_state(model).items()}
+    weights["w2v_encoder.proj.weight"] = torch.zeros(10, 32)
+    w2v_args = _fairseq_args(normalize=True, conv_feature_layers=CONV, encoder_attention_heads=4)
+    args = _fairseq_args(normalize=True, w2v_args=w2v_args)
+    args.arch, args.task = "wav2vec_ctc", "audio_finetuning"
+    _save_state_of_older_fairseq(tmp_path / "wav2vec_small_960h.pt", args, weights)
+    assert _same_outputs(model, load_checkpoint(str(tmp_path / "wav2vec_small_960h.pt")))
+    assert build_upstream(str(tmp_path / "wav2vec_small_960h.pt")).normalize_wav
+
+
+def test_loader_failures_name_file_and_layout(tmp_path):
+    model = _tiny_model()
+    args = _fairseq_args(normalize=False, conv_feature_layers="[(16,10,5)] + [(16,3", encoder_attention_heads=4)
+    _save_state_of_older_fairseq(tmp_path / "broken.pt", args, _fairseq_state(model))
+    with pytest.raises(ValueError, match=r"broken.pt: read as a fairseq checkpoint \{'model', 'args'\} "
+                                         r"\(argparse Namespace, older fairseq\), it failed: SyntaxError"):
+        load_checkpoint(str(tmp_path / "broken.pt"))
+    sd = dict(model.state_dict())
+    sd.pop("encoder.transformer.layers.0.feed_forward.intermediate_dense.weight")
+    torch.save(sd, tmp_path / "bare.pt")
+    with pytest.raises(ValueError, match=r"bare.pt: read as a bare torchaudio Wav2Vec2Model state dict .*KeyError"):
+        load_checkpoint(str(tmp_path / "bare.pt"), {"encoder_num_heads": 4})
+    config = {**HUBERT_BASE_CONFIG, **TINY_ARCH, "encoder_num_layers": 3}
+    torch.save({"config": config, "state_dict": model.state_dict()}, tmp_path / "pise.pth")
+    with pytest.raises(ValueError, match=r"pise.pth: read as an espnet_pise export \{'config', 'state_dict'\}, "
+                                         r"its weights do not match .*missing \['encoder.transformer.layers.2"):
+        load_checkpoint(str(tmp_path / "pise.pth"))
+    torch.save({"weights": {}}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match=r"other.pt: unrecognised checkpoint layout \(keys: \['weights'\]\); "
+                                         r"readable layouts: .*\{'model', 'args'\}"):
+        load_checkpoint(str(tmp_path / "other.pt"))
