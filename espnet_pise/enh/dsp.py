@@ -30,3 +30,15 @@ def downsample2(x: torch.Tensor, zeros: int = 56) -> torch.Tensor:
     kernel = sinc_halfband_kernel(zeros, x.device, x.dtype)
     filtered = F.conv1d(odd.reshape(-1, 1, t), kernel, padding=zeros)[..., :-1].reshape(*lead, t)
     return 0.5 * (even + filtered)
+
+
+def observation_add(noisy: torch.Tensor, enhanced: torch.Tensor, noisy_weight: float) -> torch.Tensor:
+    """Observation adding: ``noisy_weight * noisy + (1 - noisy_weight) * enhanced`` (same shapes).
+
+    Feeding a recogniser a little of the unprocessed input masks the enhancer's artefacts, the
+    cheap remedy against SE raising a strong recogniser's WER (Iwamoto et al., arXiv 2311.11599)."""
+    if noisy.shape != enhanced.shape:
+        raise ValueError(f"observation adding needs equal shapes, got {tuple(noisy.shape)} and {tuple(enhanced.shape)}")
+    if not 0.0 <= noisy_weight <= 1.0:
+        raise ValueError(f"noisy_weight must be in [0, 1], got {noisy_weight}")
+    return noisy_weight * noisy + (1.0 - noisy_weight) * enhanced
