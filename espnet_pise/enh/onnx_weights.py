@@ -10,11 +10,10 @@ from typing import Dict, Mapping, Tuple
 import numpy as np
 
 
-def read_initializers(path) -> Dict[str, np.ndarray]:
-    """name -> array of every initializer of the ONNX file at path (a clear error naming the file
-    when it is missing or not an ONNX model)."""
+def load_graph(path) -> "onnx.ModelProto":
+    """The ONNX model at path (a clear error naming the file when it is missing, not an ONNX model
+    or has no graph nodes)."""
     import onnx
-    from onnx import numpy_helper
 
     p = Path(path)
     if not p.is_file():
@@ -25,7 +24,19 @@ def read_initializers(path) -> Dict[str, np.ndarray]:
         raise ValueError(f"{p}: not a readable ONNX model ({type(e).__name__}: {e})") from e
     if not model.graph.node:
         raise ValueError(f"{p}: ONNX file has no graph nodes (truncated or not a model)")
+    return model
+
+
+def initializers(model) -> Dict[str, np.ndarray]:
+    """name -> array of every initializer of a loaded ONNX model."""
+    from onnx import numpy_helper
+
     return {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+
+
+def read_initializers(path) -> Dict[str, np.ndarray]:
+    """name -> array of every initializer of the ONNX file at path (errors as ``load_graph``)."""
+    return initializers(load_graph(path))
 
 
 def take(tensors: Mapping[str, np.ndarray], name: str, shape: Tuple[int, ...], path) -> np.ndarray:

@@ -22,8 +22,9 @@ def _components():
         ssl_shift_mse=SSLShiftMSELoss,
     )
     from espnet_pise.enh.demucs_separator import DemucsSeparator
+    from espnet_pise.enh.nsnet2 import NSNet2Separator
 
-    separators = dict(demucs=DemucsSeparator)
+    separators = dict(demucs=DemucsSeparator, nsnet2=NSNet2Separator)
     from espnet_pise.ssl.frontend import SSLFrontend
 
     frontends = dict(pise_ssl=SSLFrontend)
