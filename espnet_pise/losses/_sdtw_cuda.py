@@ -11,6 +11,8 @@ import torch
 import triton
 import triton.language as tl
 
+from espnet_pise.losses.frame_cost import pairwise_sq_dist
+
 BLOCK = 256
 
 
@@ -148,11 +150,9 @@ def _to_device(a: np.ndarray, device) -> torch.Tensor:
 
 
 def forward(x, y, nlen, mlen, lo, hi, gamma):
-    from espnet_pise.losses.soft_dtw import _pairwise_sq_dist
-
     B, N, _ = x.shape
     M = y.shape[1]
-    table = _pairwise_sq_dist(x.detach().contiguous(), y.detach().contiguous())
+    table = pairwise_sq_dist(x.detach().contiguous(), y.detach().contiguous())
     dev = x.device
     args = [_to_device(a, dev) for a in (lo, hi, nlen, mlen)]
     out = torch.empty(B, device=dev, dtype=x.dtype)
