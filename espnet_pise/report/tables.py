@@ -1,0 +1,195 @@
+"""The tables of the recipe report: read the scores the stages wrote, format them as Markdown.
+
+Pure functions over result files (``score_wer``'s ``wer.json`` / ``per_utt.json``,
+``score_enh``'s ``metrics.json``, stage 2's ``analysis.json``); ``results.py`` assembles them.
+A result file that is missing is appended to the caller's ``missing`` list, never skipped silently.
+"""
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from espnet_pise.report.bootstrap import wer_difference
+
+Rows = Dict[str, Dict[str, str]]  # system -> test set -> cell
+
+_SNR = re.compile(r"_(-?\d+)dB")
+
+
+def markdown_table(title: str, rows: Rows, columns: List[str]) -> str:
+    """``### title`` and a table with one row per system, one column per test set (``-`` if absent)."""
+    lines = [f"### {title}", "", "|system|" + "|".join(columns) + "|", "|---|" + "---|" * len(columns)]
+    for system, vals in rows.items():
+        lines.append(f"|{system}|" + "|".join(vals.get(s, "-") for s in columns) + "|")
+    return "\n".join(lines) + "\n"
+
+
+def interval(d: Tuple[float, float, float]) -> str:
+    """``-1.6 [-5.8, +4.1]``: a difference and its interval."""
+    return f"{d[0]:+.1f} [{d[1]:+.1f}, {d[2]:+.1f}]"
+
+
+def git_revision(exp_dir: Path) -> str:
+    """The revision an experiment recorded in its ``git_revision`` file, else ``unknown``."""
+    f = exp_dir / "git_revision"
+    return f.read_text().strip() if f.is_file() else "unknown"
+
+
+def snr_of(data_dir: Path, test_set: str) -> Dict[str, str]:
+    """{utt: SNR in dB} from utt2category (``<noise>_<snr>dB``); empty where the set has none."""
+    f = data_dir / test_set / "utt2category"
+    out = {}
+    if f.is_file():
+        for line in f.read_text().splitlines():
+            uid, _, cat = line.partition(" ")
+            m = _SNR.search(cat)
+            if m:
+                out[uid] = m.group(1)
+    return out
+
+
+@dataclass
+class AsrScores:
+    """Per system and test set: WER / CER values, their table cells and per-utterance errors."""
+
+    wer: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    cer: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    wer_cells: Rows = field(default_factory=dict)
+    cer_cells: Rows = field(default_factory=dict)
+    per_utt: Dict[str, Dict[str, dict]] = field(default_factory=dict)
+    normalizer: Optional[str] = "none"
+
+
+def read_asr_scores(asr_exp: Path, systems: List[str], test_sets: List[str], missing: List[str]) -> AsrScores:
+    """``<asr_exp>/decode_<system>/<set>/score_wer/wer.json`` (and ``per_utt.json`` beside it)."""
+    scores = AsrScores()
+    for system in systems:
+        for table in (scores.wer, scores.cer, scores.wer_cells, scores.cer_cells, scores.per_utt):
+            table[system] = {}
+        for s in test_sets:
+            f = asr_exp / f"decode_{system}" / s / "score_wer" / "wer.json"
+            if not f.is_file():
+                missing.append(str(f))
+                continue
+            r = json.loads(f.read_text())
+            scores.normalizer = r.get("normalizer", "none")
+            w = max(r["wrd"], 1)
+            scores.wer[system][s], scores.cer[system][s] = r["wer"], r["cer"]
+            scores.wer_cells[system][s] = (
+                f"{r['wer']:.1f} ({100 * r['sub'] / w:.1f}/{100 * r['del'] / w:.1f}/{100 * r['ins'] / w:.1f})"
+            )
+            scores.cer_cells[system][s] = f"{r['cer']:.1f}"
+            if (f.parent / "per_utt.json").is_file():
+                scores.per_utt[system][s] = json.loads((f.parent / "per_utt.json").read_text())
+    return scores
+
+
+def reference_sets(data_dir: Path, test_sets: List[str]) -> List[str]:
+    """The test sets SE metrics apply to: those with a clean reference (``spk1.scp``), except
+    ``test_clean`` (it is the reference); real recordings (e.g. CHiME-4 ``*_real``) have none."""
+    return [s for s in test_sets if s != "test_clean" and (data_dir / s / "spk1.scp").is_file()]
+
+
+SE_METRICS = ("pesq_wb", "stoi", "si_sdr")
+
+
+def read_se_scores(se_exps: Dict[str, str], test_sets: List[str], missing: List[str]) -> Dict[str, Rows]:
+    """{metric: rows} from ``<exp>/scoring_<set>/metrics.json`` (STOI x100)."""
+    tables: Dict[str, Rows] = {key: {} for key in SE_METRICS}
+    for system, exp in se_exps.items():
+        for key in tables:
+            tables[key][system] = {}
+        for s in test_sets:
+            f = Path(exp) / f"scoring_{s}" / "metrics.json"
+            if not f.is_file():
+                missing.append(str(f))
+                continue
+            m = json.loads(f.read_text())
+            tables["pesq_wb"][system][s] = f"{m['pesq_wb']:.2f}"
+            tables["stoi"][system][s] = f"{100 * m['stoi']:.1f}"
+            tables["si_sdr"][system][s] = f"{m['si_sdr']:.1f}"
+    return tables
+
+
+def wer_difference_tables(scores: AsrScores, systems: List[str], test_sets: List[str], baselines: List[str]) -> List[str]:
+    """One table per baseline: each other system's WER minus the baseline's on the same
+    utterances, with its paired bootstrap 95 % interval."""
+    tables = []
+    for base in [b for b in baselines if b in systems]:
+        rows: Rows = {}
+        widths = []
+        for system in systems:
+            if system == base:
+                continue
+            rows[system] = {}
+            for s in test_sets:
+                if s in scores.per_utt[system] and s in scores.per_utt[base]:
+                    d = wer_difference(scores.per_utt[system][s], scores.per_utt[base][s])
+                    rows[system][s] = interval(d)
+                    widths.append(d[2] - d[1])
+        if widths:
+            tables.append(markdown_table(
+                f"WER difference to `{base}` (points; paired bootstrap 95 % interval over "
+                f"utterances, scipy BCa; median interval width {np.median(widths):.1f} points)",
+                rows, test_sets))
+    return tables
+
+
+def wer_by_snr(scores: AsrScores, systems: List[str], test_sets: List[str], data_dir: Path) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """{test set: {system: {SNR: WER %}}} for the sets whose utt2category names the SNR."""
+    by_snr: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for s in test_sets:
+        snr = snr_of(data_dir, s)
+        if not snr:
+            continue
+        by_snr[s] = {}
+        for system in systems:
+            if s not in scores.per_utt[system]:
+                continue
+            errs: Dict[str, List[int]] = {}
+            for uid, (e, n) in scores.per_utt[system][s].items():
+                acc = errs.setdefault(snr.get(uid, "?"), [0, 0])
+                acc[0] += e
+                acc[1] += n
+            by_snr[s][system] = {k: 100.0 * e / max(n, 1) for k, (e, n) in errs.items() if k != "?"}
+    return by_snr
+
+
+def systems_table(systems: List[str], se_exps: Dict[str, str]) -> List[str]:
+    """Lines of the table of each system's model config and the revision it was trained at."""
+    lines = ["|system|model config|git revision at training|", "|---|---|---|"]
+    for system in systems:
+        cfg = Path(se_exps.get(system, "-")) / "config.yaml"
+        if cfg.is_file():
+            lines.append(f"|{system}|`{cfg}`|`{git_revision(cfg.parent)}`|")
+        else:
+            lines.append(f"|{system}|no SE (unprocessed input)|-|")
+    return lines
+
+
+_CHANGES = ("pad1", "pad5", "pad25", "noise")
+
+
+def teacher_section(analysis: dict, ssl_model: str) -> List[str]:
+    """Lines of stage 2's teacher analysis: CTC probe CER and the feature change by padding vs noise."""
+    cer = analysis["probe_dev_cer"]
+    lines = ["", f"## Teacher (stage 2): `{ssl_model}`", "",
+             f"CTC probe (frozen features, linear, {analysis['probe']['steps']} steps of "
+             f"{analysis['probe']['batch']} utterances), "
+             f"dev CER: pre-trained **{cer['pretrained']:.1f} %**, random init of the same architecture "
+             f"**{cer['random_init']:.1f} %**.", "",
+             "Relative feature change of a clean utterance, last layer (zero-padding by K frames, realigned; "
+             "vs the test set's noise):", "", "|model|pad 1|pad 5|pad 25|noise|", "|---|---|---|---|---|"]
+    for model, r in analysis["relative_feature_change"].items():
+        if isinstance(r, dict):
+            lines.append(f"|{model}|" + "|".join(f"{r[k][-1]:.3f}" for k in _CHANGES) + "|")
+    r = analysis["relative_feature_change"]["pretrained"]
+    lines += ["", "The same per layer of the pre-trained model (0 = input of the first block): where a shift "
+              "changes the features as much as the noise does, a frame-wise loss can be lowered through position.",
+              "", "|layer|pad 1|pad 5|pad 25|noise|", "|---|---|---|---|---|"]
+    for layer in range(len(r["noise"])):
+        lines.append(f"|{layer}|" + "|".join(f"{r[k][layer]:.3f}" for k in _CHANGES) + "|")
+    return lines
