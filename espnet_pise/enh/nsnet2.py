@@ -95,7 +95,7 @@ class NSNet2(nn.Module):
             nn.Linear(hidden_size, fc_size), nn.ReLU(), nn.Linear(fc_size, fc_size), nn.ReLU(),
             nn.Linear(fc_size, bins), nn.Sigmoid(),
         )
-        self.register_buffer("window", sqrt_hann(win_length), persistent=False)
+        self.register_buffer("window", sqrt_hann(win_length, dtype=torch.float32), persistent=False)
 
     def gain(self, feat: torch.Tensor) -> torch.Tensor:
         """(B, F, bins) log-power features -> (B, F, bins) gain in (0, 1) (the ONNX graph)."""
