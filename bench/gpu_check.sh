@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# One prepared GPU session (issue 17): soft-DTW correctness on CUDA, soft-DTW time / memory against the
+# The GPU check, in timed parts: soft-DTW correctness on CUDA, soft-DTW time / memory against the
 # CUDA peers, half precision and autocast, a timed SE training step per SSL loss (HuBERT-Base teacher,
 # Demucs master64), and egs/mini_noisy/pise1/run.sh --ngpu 1 stage by stage.  Each part runs under its
 # own time limit inside a total budget and writes its results as it goes; a part that fails or times
 # out is reported and the next one runs.
 #
 #   here, once (needs PyPI):  bash bench/gpu_wheels.sh          # wheels for the device -> .whl/
-#   device tool:              run(command="bash bench/gpu_check.sh $OUT", carry=[".whl"], timeout_s=570)
+#   on the GPU machine:       bash bench/gpu_check.sh OUT     # with .whl/ copied there; allow 570 s
 #   here, without a GPU:      bash bench/gpu_check.sh --dry-run /tmp/gpu_check_dry   # tiny CPU shapes
 #
 # Options: --dry-run (CPU, tiny shapes, the recipe is only checked, not run), --budget SECONDS (total,
@@ -14,7 +14,7 @@
 # 4 training step, 5 recipe).  Environment: PY (python, default python3; .venv/bin/python in a dry run),
 # PISE_GPU_SITE (where the wheels are installed, default /tmp/site), PEER_SRC (a checkout of
 # softdtw-cuda-torch to put on PYTHONPATH: that peer is not on PyPI), PISE_CORPUS (recipe corpus, tiny).
-# Outputs in OUT (8 files at most, what the device tool brings back): gpu_check.log (environment, part
+# Outputs in OUT (8 files at most): gpu_check.log (environment, part
 # times, skips), cuda_correctness.txt, soft_dtw_cuda.txt, soft_dtw_cuda_b32.json, soft_dtw_cuda.json,
 # sdtw_half.txt, loss_step_cuda.txt, recipe_gpu.txt.
 set -uo pipefail  # no -e: every part reports its own failure, and the next part still runs

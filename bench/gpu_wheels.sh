@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Download, HERE (a machine that reaches PyPI), the wheels that bench/gpu_check.sh installs on the
 # device machine, which has Python 3.12, torch, triton, numba, ... but no internet and no espnet.
-# They go to .whl/ (kept out of git via .git/info/exclude) and travel with the device tool's
-# `carry: [".whl"]`; gpu_check.sh installs them into /tmp/site with pip --no-index --no-deps.
+# They go to .whl/ (kept out of git via .git/info/exclude), to be copied with the checkout to the
+# GPU machine; gpu_check.sh installs them into /tmp/site with pip --no-index --no-deps.
 #   bash bench/gpu_wheels.sh            # bench wheels (required) + recipe wheels (best effort)
 #   bash bench/gpu_wheels.sh --bench    # bench wheels only
 set -euo pipefail
