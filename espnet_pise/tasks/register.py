@@ -22,9 +22,10 @@ def _components():
         ssl_shift_mse=SSLShiftMSELoss,
     )
     from espnet_pise.enh.demucs_separator import DemucsSeparator
+    from espnet_pise.enh.gtcrn_separator import GTCRNSeparator
     from espnet_pise.enh.nsnet2 import NSNet2Separator
 
-    separators = dict(demucs=DemucsSeparator, nsnet2=NSNet2Separator)
+    separators = dict(demucs=DemucsSeparator, gtcrn=GTCRNSeparator, nsnet2=NSNet2Separator)
     from espnet_pise.ssl.frontend import SSLFrontend
 
     frontends = dict(pise_ssl=SSLFrontend)
@@ -43,7 +44,7 @@ def _add(choices, classes: dict) -> None:
 
 
 def register() -> None:
-    """Idempotently register espnet_pise's criterions (enh), separator ``demucs`` (enh, enh_s2t),
+    """Idempotently register espnet_pise's criterions (enh), separators ``demucs``, ``gtcrn``, ``nsnet2`` (enh, enh_s2t),
     ASR frontend ``pise_ssl`` and the Whisper encoder/decoder ``pise_whisper`` (asr, enh_s2t) in
     ESPnet, and its Whisper tokenizer in place of ESPnet's."""
     global _DONE
