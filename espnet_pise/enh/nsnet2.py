@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from typeguard import typechecked
 
-from espnet_pise.enh.onnx_weights import initializers, load_graph, take
+from espnet_pise.enh.onnx_weights import gru_params, initializers, load_graph, take
 from espnet_pise.enh.pretrained import WaveformSeparator, load_converted, load_weights
 
 
@@ -118,18 +118,13 @@ class NSNet2(nn.Module):
         return out if valid is None else out * valid
 
 
-def _gru_gates(w: np.ndarray) -> np.ndarray:
-    """ONNX GRU gate blocks (z, r, h) along axis 0 -> PyTorch's (r, z, n)."""
-    z, r, h = np.split(w, 3, axis=0)
-    return np.concatenate([r, z, h], axis=0)
-
-
 def nsnet2_from_onnx(onnx_path) -> Tuple[dict, Dict[str, torch.Tensor]]:
     """(NSNet2 kwargs, state dict) of the 16 kHz ONNX graph ``nsnet2-20ms-baseline.onnx``.
 
     Its initializers have numeric names: they are found by graph position (the 4 MatMul + Add
-    pairs are fc_in.0, fc_out.0/2/4; the 2 GRU nodes the GRU layers) and every one is checked for
-    its expected shape; a ValueError names the file and the tensor otherwise."""
+    pairs are fc_in.0, fc_out.0/2/4; the 2 GRU nodes the GRU layers, their gates reordered by
+    ``onnx_weights.gru_params``) and every one is checked for its expected shape; a ValueError
+    names the file and the tensor otherwise."""
     model = load_graph(onnx_path)
     tensors = initializers(model)
     nodes = list(model.graph.node)
@@ -141,7 +136,7 @@ def nsnet2_from_onnx(onnx_path) -> Tuple[dict, Dict[str, torch.Tensor]]:
     if len(matmuls) != 4 or len(grus) != kwargs["num_layers"]:
         raise ValueError(f"{onnx_path}: {len(matmuls)} MatMul and {len(grus)} GRU nodes, the NSNet2 graph has 4 and "
                          f"{kwargs['num_layers']} (another model?)")
-    sd = {}
+    sd, used = {}, []
     for prefix, node, shape in zip(("fc_in.0", "fc_out.0", "fc_out.2", "fc_out.4"), matmuls,
                                    ((bins, hid), (hid, fc), (fc, fc), (fc, bins))):
         add = [n for n in nodes if n.op_type == "Add" and node.output[0] in n.input]
@@ -150,17 +145,14 @@ def nsnet2_from_onnx(onnx_path) -> Tuple[dict, Dict[str, torch.Tensor]]:
         bias = [i for i in add[0].input if i != node.output[0]][0]
         sd[f"{prefix}.weight"] = take(tensors, node.input[1], shape, onnx_path).T
         sd[f"{prefix}.bias"] = take(tensors, bias, (shape[1],), onnx_path)
+        used += [node.input[1], bias]
     for layer, node in enumerate(grus):
-        attrs = {a.name: a for a in node.attribute}
-        if "linear_before_reset" not in attrs or attrs["linear_before_reset"].i != 1 or \
-                ("direction" in attrs and attrs["direction"].s != b"forward"):
-            raise ValueError(f"{onnx_path}: GRU '{node.output[0]}' is not a forward GRU with linear_before_reset=1 "
-                             "(what torch.nn.GRU computes)")
-        w = take(tensors, node.input[1], (1, 3 * hid, hid), onnx_path)[0]
-        r = take(tensors, node.input[2], (1, 3 * hid, hid), onnx_path)[0]
-        b = take(tensors, node.input[3], (1, 6 * hid), onnx_path)[0]
-        sd[f"gru.weight_ih_l{layer}"], sd[f"gru.weight_hh_l{layer}"] = _gru_gates(w), _gru_gates(r)
-        sd[f"gru.bias_ih_l{layer}"], sd[f"gru.bias_hh_l{layer}"] = _gru_gates(b[: 3 * hid]), _gru_gates(b[3 * hid:])
+        sd.update({f"gru.{k}": v for k, v in gru_params(tensors, node, hid, hid, onnx_path, layer=layer).items()})
+        used += node.input[1:4]
+    # besides the weights only the integer shape of the GRUs' zero initial state
+    unused = sorted(n for n, a in tensors.items() if n not in used and a.dtype.kind == "f")
+    if unused:
+        raise ValueError(f"{onnx_path}: ONNX tensors {unused} are not part of NSNet2 (another model?)")
     return kwargs, {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in sd.items()}
 
 
