@@ -277,9 +277,11 @@ class GTCRNWaveform(nn.Module):
     """STFT -> GTCRN -> inverse STFT: (B, T) noisy waveform, (B,) lengths -> (B, T) enhanced.
 
     The STFT is torch.stft(n_fft, hop_length, window = sqrt(Hann(n_fft))), centred with zero
-    padding, so an utterance in a padded batch sees the same frames as alone, and one shorter than
-    a frame is padded.  Samples past an utterance's length are set to zero before the STFT and in
-    the output.
+    padding, of the waveform zero-padded to a whole number of hops (so that its last samples are
+    covered by two frames, like all others); an utterance shorter than a frame is padded.  Samples
+    past an utterance's length are set to zero before the STFT and in the output, so that an
+    utterance in a padded batch sees the same frames as alone (later frames never reach earlier
+    ones: the model is causal).
 
     Args:
         gtcrn: the spectral model (its n_fft is the STFT's).
@@ -314,7 +316,8 @@ class GTCRNWaveform(nn.Module):
         if lengths is not None:
             valid = torch.arange(length, device=wav.device)[None, :] < lengths.to(wav.device)[:, None]
             wav = wav * valid
-        out = self.istft(self.gtcrn(self.stft(wav)), length)
+        # zeros up to a whole number of hops: every sample is covered by two frames (the last ones too)
+        out = self.istft(self.gtcrn(self.stft(F.pad(wav, (0, -length % self.hop_length)))), length)
         return out if valid is None else out * valid
 
 
