@@ -1,0 +1,36 @@
+"""Report tables: reading score files, SE reference sets, WER by SNR, Markdown layout."""
+import json
+
+from espnet_pise.report import tables
+
+
+def _scores(root, system, test_set, per_utt):
+    d = root / "asr" / f"decode_{system}" / test_set / "score_wer"
+    d.mkdir(parents=True)
+    errors, words = sum(e for e, _ in per_utt.values()), sum(n for _, n in per_utt.values())
+    d.joinpath("wer.json").write_text(json.dumps({"wer": 100 * errors / words, "cer": 1.0, "wrd": words,
+                                                  "sub": errors, "del": 0, "ins": 0, "normalizer": "whisper_en"}))
+    d.joinpath("per_utt.json").write_text(json.dumps(per_utt))
+
+
+def test_asr_scores_missing_files_and_wer_by_snr(tmp_path):
+    _scores(tmp_path, "noisy", "test_seen", {"u1": [1, 10], "u2": [4, 10], "u3": [0, 5]})
+    missing = []
+    scores = tables.read_asr_scores(tmp_path / "asr", ["noisy"], ["test_seen", "test_unseen"], missing)
+    assert missing == [str(tmp_path / "asr" / "decode_noisy" / "test_unseen" / "score_wer" / "wer.json")]
+    assert scores.wer_cells["noisy"] == {"test_seen": "20.0 (20.0/0.0/0.0)"} and scores.normalizer == "whisper_en"
+    (tmp_path / "data" / "test_seen").mkdir(parents=True)
+    (tmp_path / "data" / "test_seen" / "utt2category").write_text("u1 rain_5dB\nu2 rain_5dB\nu3 wind_0dB\n")
+    by_snr = tables.wer_by_snr(scores, ["noisy"], ["test_seen", "test_unseen"], tmp_path / "data")
+    assert by_snr == {"test_seen": {"noisy": {"5": 25.0, "0": 0.0}}}  # pooled errors / words per SNR
+
+
+def test_reference_sets_and_markdown(tmp_path):
+    for s in ("test_clean", "test_seen", "test_real"):
+        (tmp_path / s).mkdir()
+    for s in ("test_clean", "test_seen"):
+        (tmp_path / s / "spk1.scp").write_text("u1 a.wav\n")
+    assert tables.reference_sets(tmp_path, ["test_clean", "test_seen", "test_real"]) == ["test_seen"]
+    text = tables.markdown_table("WER", {"noisy": {"a": "1.0"}}, ["a", "b"])
+    assert text == "### WER\n\n|system|a|b|\n|---|---|---|\n|noisy|1.0|-|\n"
+    assert tables.interval((-1.6, -5.8, 4.1)) == "-1.6 [-5.8, +4.1]"
