@@ -250,14 +250,14 @@ def _run(args, cwd):
 
 def test_espnet_trains_and_enhances_with_pretrained_gtcrn(ckpt, tmp_path):
     """enh_train (separator gtcrn from the converted checkpoint, encoder/decoder same, ssl_sdtw
-    through a tiny teacher) for two epochs of two steps, then enh_inference with the result."""
+    through a tiny teacher) for one epoch of two steps, then enh_inference with the result."""
     data = write_enh_data(tmp_path / "data")
     conf = dict(
         encoder="same", decoder="same", separator="gtcrn", separator_conf=dict(init_checkpoint=ckpt),
         criterions=[dict(name="ssl_sdtw", conf=dict(ssl_source="torchaudio:custom", arch_conf=TINY_ARCH, gamma=0.1,
                                                      bandwidth=30),
                          wrapper="fixed_order", wrapper_conf=dict(weight=1.0))],
-        optim="adam", optim_conf=dict(lr=1e-3), max_epoch=2, batch_type="unsorted", batch_size=2, num_workers=0,
+        optim="adam", optim_conf=dict(lr=1e-3), max_epoch=1, batch_type="unsorted", batch_size=2, num_workers=0,
         use_tensorboard=False, seed=0,
     )
     (tmp_path / "conf.yaml").write_text(yaml.safe_dump(conf))
@@ -270,8 +270,8 @@ def test_espnet_trains_and_enhances_with_pretrained_gtcrn(ckpt, tmp_path):
     _run(["espnet_pise.bin.enh_train", "--config", "conf.yaml", "--output_dir", str(exp), "--ngpu", "0", *data_args],
          tmp_path)
     stats = torch.load(exp / "checkpoint.pth", map_location="cpu", weights_only=False)["reporter"]["stats"]
-    assert all(np.isfinite(float(stats[e]["train"]["ssl_sdtw"])) for e in (1, 2))
-    trained = torch.load(exp / "2epoch.pth", map_location="cpu")
+    assert np.isfinite(float(stats[1]["train"]["ssl_sdtw"]))
+    trained = torch.load(exp / "1epoch.pth", map_location="cpu")
     start = GTCRNSeparator(init_checkpoint=ckpt).state_dict()
     moved = [k for k, v in start.items() if not torch.equal(trained[f"separator.{k}"], v)]
     assert moved and "model.gtcrn.encoder.en_convs.0.conv.weight" in moved  # it was fine-tuned
@@ -280,7 +280,7 @@ def test_espnet_trains_and_enhances_with_pretrained_gtcrn(ckpt, tmp_path):
     out = tmp_path / "enhanced"
     _run(["espnet_pise.bin.enh_inference", "--ngpu", "0", "--batch_size", "1", "--fs", str(FS),
           "--data_path_and_name_and_type", f"{data}/wav.scp,speech_mix,sound",
-          "--train_config", str(exp / "config.yaml"), "--model_file", str(exp / "2epoch.pth"),
+          "--train_config", str(exp / "config.yaml"), "--model_file", str(exp / "1epoch.pth"),
           "--output_dir", str(out)], tmp_path)
     rows = [r.split(maxsplit=1) for r in (out / "spk1.scp").read_text().splitlines() if r.strip()]
     assert len(rows) == 4
