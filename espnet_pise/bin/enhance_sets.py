@@ -6,7 +6,8 @@
 Uses ESPnet's ``SeparateSpeech`` (what espnet2.bin.enh_inference runs) and writes, per set,
 ``OUT_ROOT/enhanced_<set>/wavs/*.wav`` and ``spk1.scp``.  A set whose spk1.scp exists is skipped;
 spk1.scp is written last, so an interrupted set is redone.  ``--enh_s2t_task true`` takes the SE
-part of a joint enh_s2t model.
+part of a joint enh_s2t model.  Every input is checked first (exists, readable, mono, at ``--fs``):
+a problem is an error naming the list, the utterance and the file, before anything is written.
 """
 import argparse
 import sys
@@ -19,6 +20,27 @@ from tqdm import tqdm
 
 from espnet_pise import register
 from espnet_pise.data.kaldi import load_wav, read_scp
+from espnet_pise.data.validate import header_problems
+
+MAX_LISTED = 20
+
+
+def check_inputs(data_dirs, fs: int) -> None:
+    """Every wav.scp entry of the sets names an existing, readable, mono file at ``fs`` (read from
+    the headers, before the model is loaded or anything is written); a SystemExit listing each
+    problem with its list, utterance and file otherwise."""
+    problems = []
+    for d in data_dirs:
+        scp = d / "wav.scp"
+        if not scp.is_file():
+            problems.append(f"{d}: no wav.scp")
+            continue
+        for uid, path in read_scp(scp).items():
+            problems += header_problems(f"{scp}: {uid}", path, fs)[1]
+    if problems:
+        more = f"\n... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+        raise SystemExit(f"enhance_sets: {len(problems)} input problem(s), nothing enhanced:\n"
+                         + "\n".join(problems[:MAX_LISTED]) + more)
 
 
 def main(argv=None):
@@ -37,6 +59,7 @@ def main(argv=None):
     todo = [d for d in args.data_dirs if not (args.out_root / f"enhanced_{d.name}" / "spk1.scp").is_file()]
     if not todo:
         return
+    check_inputs(todo, args.fs)
     enh = SeparateSpeech(train_config=args.train_config, model_file=args.model_file, device=args.device,
                          enh_s2t_task=args.enh_s2t_task == "true", normalize_output_wav=False)
     for d in todo:

@@ -12,7 +12,7 @@ text_spk1) are not empty; utt2spk and spk2utt agree.  Exit status 1 when anythin
 import argparse
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import soundfile as sf
@@ -61,6 +61,22 @@ def _sample_problems(where: str, path: str, frames: int, min_samples: int, zeros
     return problems
 
 
+def header_problems(where: str, path: str, fs: int) -> Tuple[Optional["sf._SoundFileInfo"], List[str]]:
+    """(soundfile info or None, problems) of one audio file from its header: missing, unreadable,
+    not at ``fs`` or not mono."""
+    try:
+        info = sf.info(path)
+    except Exception as e:  # missing or unreadable
+        reason = "missing file" if not Path(path).exists() else f"unreadable ({e})"
+        return None, [f"{where}: {reason}: {path}"]
+    problems = []
+    if info.samplerate != fs:
+        problems.append(f"{where}: sample rate {info.samplerate}, expected {fs}: {path}")
+    if info.channels != 1:
+        problems.append(f"{where}: {info.channels} channels, expected mono: {path}")
+    return info, problems
+
+
 def check_dir(data_dir: Path, fs: int = 16000, min_samples: int = 400) -> List[str]:
     problems: List[str] = []
     if not (data_dir / "wav.scp").is_file():
@@ -80,16 +96,10 @@ def check_dir(data_dir: Path, fs: int = 16000, min_samples: int = 400) -> List[s
             if not path or path.endswith("|"):
                 problems.append(f"{where}: not a file path ('{path}')")
                 continue
-            try:
-                info = sf.info(path)
-            except Exception as e:  # missing or unreadable
-                reason = "missing file" if not Path(path).exists() else f"unreadable ({e})"
-                problems.append(f"{where}: {reason}: {path}")
+            info, header = header_problems(where, path, fs)
+            problems += header
+            if info is None:
                 continue
-            if info.samplerate != fs:
-                problems.append(f"{where}: sample rate {info.samplerate}, expected {fs}: {path}")
-            if info.channels != 1:
-                problems.append(f"{where}: {info.channels} channels, expected mono: {path}")
             problems += _sample_problems(where, path, info.frames, min_samples, zeros_ok=name == "noise1.scp")
             if name == "wav.scp":
                 lengths[uid] = info.frames
