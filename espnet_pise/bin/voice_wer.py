@@ -14,7 +14,7 @@ are decoded by openai-whisper's ``whisper.decode`` (greedy, language en, no time
 30 s window) on the converted checkpoint (``espnet_pise.ssl.whisper_model.load_whisper``) and
 scored by ``espnet_pise.bin.score_wer`` after ``--normalizer`` (default ``whisper_en``).
 
-Writes ``OUT/<config>/{wav/,text,hyp}`` and ``score/`` per voice configuration (reruns reuse the
+Writes ``OUT/<config>/{wav/,text,hyp,hyp_scored}`` per voice configuration (reruns reuse the
 clips and transcripts), ``OUT/voice_wer.json`` and a markdown table ``OUT/voice_wer.md``;
 the table also goes to stdout.
 """
@@ -103,12 +103,14 @@ def measure(model, voice: voices.Voice, out_dir: Path, n: int, variation: str = 
         for line in hyp_file.read_text(encoding="utf-8").splitlines():
             uid, _, h = line.partition(" ")
             cached[uid] = h
-    if set(cached) != set(refs):
-        hyps = transcribe(model, wavs, batch_size)
+    todo = [(u, w) for u, w in zip(refs, wavs) if u not in cached]
+    if todo:
+        cached.update(zip([u for u, _ in todo], transcribe(model, [w for _, w in todo], batch_size)))
         tmp = hyp_file.with_suffix(".tmp")
-        tmp.write_text("".join(f"{u} {h}\n" for u, h in zip(refs, hyps)), encoding="utf-8")
+        tmp.write_text("".join(f"{u} {h}\n" for u, h in sorted(cached.items())), encoding="utf-8")
         tmp.rename(hyp_file)
-    res = score(d / "text", hyp_file, normalizer)
+    (d / "hyp_scored").write_text("".join(f"{u} {cached[u]}\n" for u in refs), encoding="utf-8")
+    res = score(d / "text", d / "hyp_scored", normalizer)
     res.pop("per_utt")
     res.update(config=name, voice=voice.name, engine=voice.engine, donor=voice.donor, variation=variation,
                tempo=tempo, seconds=round(sum(sf.info(str(w)).duration for w in wavs), 2))

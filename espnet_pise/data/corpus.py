@@ -1,6 +1,7 @@
 """Build the embedded noisy-speech corpus (``egs/mini_noisy``) offline, in Kaldi/ESPnet layout.
 
-    python -m espnet_pise.data.corpus --data_dir data --audio_dir corpus --size tiny --nj 2
+    python -m espnet_pise.data.corpus --data_dir data --audio_dir corpus --size tiny --nj 2 \
+        [--voices default|hard|all|NAME,NAME...] [--n_train N] [--n_dev N] [--n_test N]
 
 Sets: ``train``, ``dev``, ``test_clean``, ``test_seen`` (seen noise types and voices, unseen
 sentences), ``test_unseen`` (unseen noise types AND unseen voices), and position-invariance copies
@@ -8,7 +9,13 @@ sentences), ``test_unseen`` (unseen noise types AND unseen voices), and position
 ``test_{seen,unseen}_speed`` (speed 0.9 / 1.1), which keep the base set's utterance ids, voices,
 sentences, noise types and SNRs.  Sentences are never shared between any two sets.
 
-Deterministic for a ``--seed``: the plan is a pure function of (size, seed, reverb) and every
+Voices (``--voices``): the ``default`` set holds the voices Whisper base transcribes well when clean
+(dev WER per voice: ``espnet_pise.bin.voice_wer``, table in the recipe README's "Voices"), ``hard``
+the others, ``all`` both; each is split into seen / unseen voices by donor
+(``voices.split_voices``).  ``--n_train`` / ``--n_dev`` / ``--n_test`` override the size preset's
+utterance counts (``--n_test``: each test set and its copies).
+
+Deterministic for a ``--seed``: the plan is a pure function of its options and every
 utterance draws from its own seeded generator.  Resumable: each utterance's files are written
 under temporary names and renamed, then its ``.json`` record last; a rerun skips recorded
 utterances and rebuilds the Kaldi lists from the records.
@@ -41,7 +48,7 @@ PITCH_RANGE = (-150.0, 150.0)
 SIZES = {
     "tiny": dict(train=32, dev=8, test=8, babble=12),
     "small": dict(train=800, dev=100, test=100, babble=40),
-    "default": dict(train=6700, dev=300, test=100, babble=80, test_reserve=300),
+    "default": dict(train=6700, dev=300, test=100, babble=80, test_reserve=1000),
 }
 NOISY_TESTS = ("test_seen", "test_unseen")
 
@@ -77,30 +84,52 @@ class Utt:
         return cat
 
 
-def sentence_pools(size: str, seed: int) -> Dict[str, List[str]]:
-    """The disjoint sentence pools of every set (``train``, ``dev``, ``test_seen``, ``test_unseen``,
-    ``babble_train``, ``babble_test``), in the order the sets use them."""
-    n = SIZES[size]
+def set_sizes(size: str, n_train: Optional[int] = None, n_dev: Optional[int] = None,
+              n_test: Optional[int] = None) -> Dict[str, int]:
+    """Utterances per set of a size preset, with the counts given overriding the preset's."""
+    if size not in SIZES:
+        raise ValueError(f"unknown corpus size {size!r} ({', '.join(SIZES)})")
+    n = dict(SIZES[size])
+    for key, value in (("train", n_train), ("dev", n_dev), ("test", n_test)):
+        if value is not None:
+            if value < 1:
+                raise ValueError(f"{key} utterances: {value}, must be at least 1")
+            n[key] = int(value)
+    n["test_reserve"] = max(n.get("test_reserve", n["test"]), n["test"])
+    return n
+
+
+def sentence_pools(size: str, seed: int, n: Optional[Dict[str, int]] = None) -> Dict[str, List[str]]:
+    """The disjoint sentence pools of every set (``dev``, ``babble_train``, ``babble_test``,
+    ``test_seen``, ``test_unseen``, ``train``), cut in that order from one seeded permutation.
+    ``n``: the set sizes (default: the preset's).  The dev pool comes first so that neither the
+    test sizes nor the training size move the dev sentences; each test set draws from a reserve of
+    ``test_reserve`` sentences so that test sizes up to it do not move the training sentences."""
+    n = n or set_sizes(size)
     rng = np.random.default_rng(seed)
     sentences = text.load_sentences()
     order = rng.permutation(len(sentences))
-    reserve = n.get("test_reserve", n["test"])
+    reserve = n["test_reserve"]
     need = n["train"] + n["dev"] + 2 * reserve + 2 * n["babble"]
     if need > len(sentences):
-        raise ValueError(f"size {size} needs {need} sentences, the source has {len(sentences)}")
+        raise ValueError(f"{n['train']} train + {n['dev']} dev + 2 x {reserve} test + 2 x {n['babble']} babble "
+                         f"sentences needed, {text.SENTENCES} has {len(sentences)}")
     pools, start = {}, 0
-    for name, count in [("test_seen", reserve), ("test_unseen", reserve), ("dev", n["dev"]),
-                        ("babble_train", n["babble"]), ("babble_test", n["babble"]), ("train", n["train"])]:
+    for name, count in [("dev", n["dev"]), ("babble_train", n["babble"]), ("babble_test", n["babble"]),
+                        ("test_seen", reserve), ("test_unseen", reserve), ("train", n["train"])]:
         used = n["test"] if name.startswith("test") else count
         pools[name] = [sentences[i] for i in order[start:start + used]]
         start += count
     return pools
 
 
-def plan(size: str, seed: int, reverb: bool = False) -> Dict[str, List[Utt]]:
-    """All sets' utterances, without touching the disk."""
-    pools = sentence_pools(size, seed)
-    seen_voices, unseen_voices = voices.split_voices()
+def plan(size: str, seed: int, reverb: bool = False, voice_set: str = "default", n_train: Optional[int] = None,
+         n_dev: Optional[int] = None, n_test: Optional[int] = None) -> Dict[str, List[Utt]]:
+    """All sets' utterances, without touching the disk.  ``voice_set``: a set of
+    ``voices.VOICE_SETS`` or comma-separated voice names; ``n_*``: utterances of train, dev and
+    each test set, overriding the size preset's."""
+    pools = sentence_pools(size, seed, set_sizes(size, n_train, n_dev, n_test))
+    seen_voices, unseen_voices = voices.split_voices(voices.select(voice_set))
 
     def make(set_name, voice_list, noise_types, part, snrs, set_seed):
         r = np.random.default_rng([seed, set_seed])
@@ -267,16 +296,20 @@ def write_lists(data_dir: Path, records: List[dict]) -> None:
 
 
 def build(data_dir: Path, audio_dir: Path, size: str = "tiny", seed: int = 0, nj: int = 1,
-          reverb: bool = False, sets: Optional[List[str]] = None) -> Dict[str, List[dict]]:
-    voices.check_programs(voices.VOICES.values())
-    config = {"size": size, "seed": seed, "reverb": reverb}
+          reverb: bool = False, sets: Optional[List[str]] = None, voice_set: str = "default",
+          n_train: Optional[int] = None, n_dev: Optional[int] = None,
+          n_test: Optional[int] = None) -> Dict[str, List[dict]]:
+    chosen = voices.select(voice_set)
+    voices.check_programs(chosen)
+    config = {"size": size, "seed": seed, "reverb": reverb, "voices": voice_set,
+              **{k: v for k, v in set_sizes(size, n_train, n_dev, n_test).items() if k in ("train", "dev", "test")}}
     audio_dir.mkdir(parents=True, exist_ok=True)
     stamp = audio_dir / "corpus.json"
     if stamp.is_file() and json.loads(stamp.read_text()) != config:
         raise ValueError(f"{stamp}: built with {stamp.read_text().strip()}, asked for {json.dumps(config)}; "
                          f"remove {audio_dir} or use another --audio_dir")
     stamp.write_text(json.dumps(config))
-    corpus = plan(size, seed, reverb)
+    corpus = plan(size, seed, reverb, voice_set, n_train, n_dev, n_test)
 
     babble_jobs = [(u, audio_dir / "dry" / f"{u.uid}.wav") for part in ("train", "test") for u in corpus["babble"][part]]
     (audio_dir / "dry").mkdir(exist_ok=True)
@@ -314,8 +347,16 @@ def main(argv=None):
     ap.add_argument("--nj", type=int, default=1)
     ap.add_argument("--reverb", choices=("true", "false"), default="false")
     ap.add_argument("--sets", nargs="*", default=None, help="build only these sets (default: all)")
+    ap.add_argument("--voices", default="default",
+                    help=f"voice set ({', '.join(voices.VOICE_SETS)}) or comma-separated voice names "
+                         "(split into seen / unseen by voices.UNSEEN_DONORS)")
+    ap.add_argument("--n_train", type=int, default=None, help="training utterances (default: the --size preset's)")
+    ap.add_argument("--n_dev", type=int, default=None, help="dev utterances (default: the preset's)")
+    ap.add_argument("--n_test", type=int, default=None,
+                    help="utterances of each test set (test_seen, test_unseen and their copies; default: the preset's)")
     args = ap.parse_args(argv)
-    build(args.data_dir, args.audio_dir, args.size, args.seed, args.nj, args.reverb == "true", args.sets)
+    build(args.data_dir, args.audio_dir, args.size, args.seed, args.nj, args.reverb == "true", args.sets,
+          args.voices, args.n_train, args.n_dev, args.n_test)
 
 
 if __name__ == "__main__":

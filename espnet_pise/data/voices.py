@@ -18,7 +18,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 PACKAGE_OF_PROGRAM = {
     "espeak-ng": "espeak-ng",
@@ -77,7 +77,7 @@ class Voice:
         if self.engine == "piper":  # setting: the Python package that ships the voice's .onnx model
             voice = importlib.import_module(self.setting)
             return [sys.executable, "-m", "piper", "-m", str(voice.model_path()), "-c", str(voice.config_path()),
-                    "-f", out_wav], text + "\n"
+                    "--noise-scale", "0", "--noise-w-scale", "0", "-f", out_wav], text + "\n"
         raise ValueError(f"unknown engine {self.engine}")
 
 
@@ -118,11 +118,37 @@ VOICES: Dict[str, Voice] = {v.name: v for v in [
 # Donors heard only in test_unseen: one per engine family where the engine has several donors.
 UNSEEN_DONORS = ("bdl", "clb", "pico_gb", "mbrola_us3", "espeak_ca_m4")
 
+# Voice sets of the corpus (``--voices``), chosen by the clean Whisper-base WER of each voice on dev
+# sentences (espnet_pise.bin.voice_wer; table and command in egs/mini_noisy/pise1/README.md, "Voices").
+VOICE_SETS: Dict[str, Tuple[str, ...]] = {
+    "default": tuple(VOICES),
+    "hard": (),
+    "all": tuple(VOICES),
+}
 
-def split_voices(unseen_donors=UNSEEN_DONORS) -> Tuple[List[Voice], List[Voice]]:
-    """(seen voices, unseen voices), split by donor."""
-    seen = [v for v in VOICES.values() if v.donor not in unseen_donors]
-    unseen = [v for v in VOICES.values() if v.donor in unseen_donors]
+
+def select(spec: str) -> List[Voice]:
+    """The voices of a set name of ``VOICE_SETS`` or of comma-separated voice names."""
+    names = VOICE_SETS.get(spec)
+    if names is None:
+        names = tuple(n.strip() for n in spec.split(",") if n.strip())
+        unknown = [n for n in names if n not in VOICES]
+        if unknown or not names:
+            raise ValueError(f"--voices {spec!r}: not a voice set ({', '.join(VOICE_SETS)}) and unknown voices "
+                             f"{unknown}; voices: {', '.join(VOICES)}")
+    return [VOICES[n] for n in names]
+
+
+def split_voices(chosen: Optional[List[Voice]] = None,
+                 unseen_donors=UNSEEN_DONORS) -> Tuple[List[Voice], List[Voice]]:
+    """(seen voices, unseen voices) of ``chosen`` (default: the default set), split by donor: every
+    voice of an unseen donor is unseen, so test_unseen's speakers are never heard in training."""
+    chosen = select("default") if chosen is None else chosen
+    seen = [v for v in chosen if v.donor not in unseen_donors]
+    unseen = [v for v in chosen if v.donor in unseen_donors]
+    if not seen or not unseen:
+        raise ValueError(f"voices {[v.name for v in chosen]}: {len(seen)} seen and {len(unseen)} unseen "
+                         f"(unseen donors {', '.join(unseen_donors)}); a corpus needs both")
     return seen, unseen
 
 
@@ -136,21 +162,49 @@ def check_programs(voices) -> None:
             + [f"Python module {m} (package {PACKAGE_OF_MODULE[m]})" for m in modules]) + " -- run tools/install.sh")
 
 
+_PIPER: Dict[Tuple[int, str], object] = {}  # (process id, voice package) -> loaded PiperVoice
+
+
+def _piper_wav(voice: Voice, text: str, out_wav: str) -> None:
+    """Piper in this process (the model loads once per process, not once per utterance as
+    ``Voice.command``'s CLI does).  Its generator and duration noise are off (``noise_scale`` and
+    ``noise_w_scale`` 0): onnxruntime's random ops are not seedable, and the corpus is deterministic."""
+    import wave
+
+    from piper import PiperVoice
+    from piper.config import SynthesisConfig
+
+    key = (os.getpid(), voice.setting)  # an onnxruntime InferenceSession is not carried across fork: load per process
+    if key not in _PIPER:
+        pkg = importlib.import_module(voice.setting)
+        _PIPER[key] = PiperVoice.load(str(pkg.model_path()), config_path=str(pkg.config_path()))
+    with wave.open(out_wav, "wb") as w:
+        _PIPER[key].synthesize_wav(text, w, syn_config=SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0))
+
+
 def synthesize(voice: Voice, text: str, out_wav: Path, tempo: float = 1.0, pitch_cents: float = 0.0,
                fs: int = 16000) -> None:
     """Speak ``text`` with ``voice`` into ``out_wav`` (fs, mono, 16 bit), with rate/pitch changes."""
     with tempfile.TemporaryDirectory() as tmp:
         raw = os.path.join(tmp, "raw.wav")
-        argv, stdin = voice.command(text, raw)
-        res = subprocess.run(argv, input=stdin, capture_output=True, text=True)
-        if res.returncode != 0 or not os.path.exists(raw) or os.path.getsize(raw) <= 44:
-            raise RuntimeError(f"{voice.name}: `{' '.join(argv[:4])} ...` failed for {text!r}: {res.stderr.strip()[-300:]}")
+        if voice.engine == "piper":
+            try:
+                _piper_wav(voice, text.lower(), raw)
+            except Exception as e:
+                raise RuntimeError(f"{voice.name}: Piper ({voice.setting}) failed for {text!r}: {e}") from e
+        else:
+            argv, stdin = voice.command(text, raw)
+            res = subprocess.run(argv, input=stdin, capture_output=True, text=True)
+            if res.returncode != 0 or not os.path.exists(raw) or os.path.getsize(raw) <= 44:
+                raise RuntimeError(f"{voice.name}: `{' '.join(argv[:4])} ...` failed for {text!r}: "
+                                   f"{res.stderr.strip()[-300:]}")
         effects = ["tempo", "-s", f"{tempo:.4f}"] if abs(tempo - 1.0) > 1e-4 else []
         if abs(pitch_cents) > 1e-3:
             effects += ["pitch", f"{pitch_cents:.1f}"]
         # trim synthesizer silence at both ends (then the corpus adds its own margins)
         effects += ["silence", "1", "0.02", "0.1%", "reverse", "silence", "1", "0.02", "0.1%", "reverse"]
-        sox = ["sox", "-q", raw, "-r", str(fs), "-c", "1", "-b", "16", str(out_wav), *effects, "rate", "-h", str(fs)]
+        # -R: repeatable (sox seeds its dither with a fixed number: the same input gives the same file)
+        sox = ["sox", "-q", "-R", raw, "-r", str(fs), "-c", "1", "-b", "16", str(out_wav), *effects, "rate", "-h", str(fs)]
         res = subprocess.run(sox, capture_output=True, text=True)
         if res.returncode != 0:
             raise RuntimeError(f"{voice.name}: sox failed on {raw}: {res.stderr.strip()[-300:]}")
