@@ -33,6 +33,44 @@ def test_plan_is_deterministic_and_disjoint():
             assert 0.1 <= s.shift_s <= 1.0 and v.speed in corpus.SPEEDS
 
 
+def test_set_size_options():
+    base = corpus.plan("small", seed=3)
+    a = corpus.plan("small", seed=3, n_train=20, n_dev=5, n_test=7)
+    assert (len(a["train"]), len(a["dev"])) == (20, 5)
+    for name in ("test_clean", "test_seen", "test_unseen", "test_seen_shift", "test_unseen_speed"):
+        assert len(a[name]) == 7, name
+    # the dev sentences depend neither on the test nor on the training size; test sizes up to the
+    # reserve do not move the training sentences
+    texts = lambda p, s: [u.text for u in p[s]]  # noqa: E731
+    default = corpus.plan("default", seed=0)
+    bigger = corpus.plan("default", seed=0, n_test=corpus.SIZES["default"]["test_reserve"])
+    assert texts(bigger, "dev") == texts(default, "dev") and texts(bigger, "train") == texts(default, "train")
+    assert texts(bigger, "test_seen")[:100] == texts(default, "test_seen")
+    assert texts(corpus.plan("small", seed=3, n_test=300), "dev") == texts(base, "dev")
+    # a test set larger than the reserve grows the reserve; still no sentence in two sets
+    big = corpus.plan("small", seed=3, n_test=250)
+    sets = [set(texts(big, s)) for s in ("train", "dev", "test_seen", "test_unseen")]
+    assert sum(map(len, sets)) == len(set().union(*sets)) and len(sets[2]) == 250
+    with pytest.raises(ValueError, match="at least 1"):
+        corpus.set_sizes("small", n_test=0)
+    with pytest.raises(ValueError, match="sentences needed"):
+        corpus.plan("small", seed=0, n_train=20000)
+
+
+@pytest.mark.parametrize("voice_set", sorted(voices.VOICE_SETS))
+def test_voice_set_option(voice_set):
+    p = corpus.plan("tiny", seed=0, voice_set=voice_set)
+    names = set(voices.VOICE_SETS[voice_set])
+    by_name = voices.VOICES
+    for s in ("train", "dev", "test_seen", "test_unseen"):
+        assert {u.voice for u in p[s]} <= names, s
+    assert {u.voice for part in p["babble"].values() for u in part} <= names
+    heard = {by_name[u.voice].donor for s in ("train", "dev") for u in p[s]}
+    heard |= {by_name[u.voice].donor for part in p["babble"].values() for u in part}
+    assert heard.isdisjoint({by_name[u.voice].donor for u in p["test_unseen"]})
+    assert {by_name[u.voice].donor for u in p["test_seen"]} <= heard
+
+
 def test_default_size_has_five_hours():
     n = corpus.SIZES["default"]["train"]
     # measured mean duration of a default training utterance: 4.95 h / 6500 = 2.74 s
@@ -73,6 +111,10 @@ def test_rerun_is_idempotent_and_completes_interrupted_work(tiny):
     assert all(p.is_file() for p in lost)
     with pytest.raises(ValueError, match="built with"):
         corpus.build(root / "data", root / "audio", "tiny", seed=1, nj=1)
+    with pytest.raises(ValueError, match="built with"):
+        corpus.build(root / "data", root / "audio", "tiny", seed=0, nj=1, voice_set="hard")
+    with pytest.raises(ValueError, match="built with"):
+        corpus.build(root / "data", root / "audio", "tiny", seed=0, nj=1, n_test=3)
 
 
 def test_mixture_snr_in_records(tiny):
