@@ -2,14 +2,16 @@
 
     python -m espnet_pise.bin.voice_wer --whisper downloads/whisper_base/whisper_base.pt \\
         --n_sentences 24 --out_dir exp/voice_wer [--voices flite_slt piper_joe ...] \\
-        [--variation corpus|none] [--tempo 0.85]
+        [--variation corpus|none|tempo|pitch] [--tempo 0.85]
 
 Every voice speaks the same first ``--n_sentences`` sentences of the corpus's **dev** pool
 (``espnet_pise.data.corpus.sentence_pools``; never a test sentence), clean, as the corpus
 synthesizes them (``espnet_pise.data.voices.synthesize``).  ``--variation corpus`` draws each
 utterance's sox tempo and pitch from the corpus's ranges (``corpus.TEMPO_RANGE``,
-``corpus.PITCH_RANGE``; one seeded draw per sentence, the same for every voice); ``none`` keeps the
-engine's own rate and pitch; ``--tempo T`` fixes the tempo at T with no pitch change.  The clips
+``corpus.PITCH_RANGE``, or ``--tempo_range`` / ``--pitch_range``; one seeded draw per sentence, the
+same for every voice); ``none`` keeps the
+engine's own rate and pitch; ``tempo`` / ``pitch`` apply only that half of the corpus's
+variation; ``--tempo T`` fixes the tempo at T with no pitch change.  The clips
 are decoded by openai-whisper's ``whisper.decode`` (greedy, language en, no timestamps, fp16 off,
 30 s window) on the converted checkpoint (``espnet_pise.ssl.whisper_model.load_whisper``) and
 scored by ``espnet_pise.bin.score_wer`` after ``--normalizer`` (default ``whisper_en``).
@@ -32,6 +34,7 @@ from espnet_pise.bin.score_wer import score
 from espnet_pise.data import corpus, voices
 
 FS = 16000
+VARIATIONS = ("corpus", "none", "tempo", "pitch")  # tempo / pitch: only that half of the corpus's variation
 
 
 def config_name(voice: str, variation: str, tempo: Optional[float]) -> str:
@@ -40,19 +43,25 @@ def config_name(voice: str, variation: str, tempo: Optional[float]) -> str:
     return voice if variation == "corpus" else f"{voice}@{variation}"
 
 
-def dev_utterances(n: int, variation: str, tempo: Optional[float], size: str = "default", seed: int = 0):
-    """(index, text, tempo, pitch) of the first n dev sentences, with the variation asked for."""
+def dev_utterances(n: int, variation: str, tempo: Optional[float], size: str = "default", seed: int = 0,
+                   tempo_range=corpus.TEMPO_RANGE, pitch_range=corpus.PITCH_RANGE):
+    """(index, text, tempo, pitch) of the first n dev sentences, with the variation asked for
+    (tempo and pitch drawn uniformly from the ranges; the same draws whatever the ranges' values)."""
     pool = corpus.sentence_pools(size, seed)["dev"]
     if n > len(pool):
         raise ValueError(f"--n_sentences {n}: the {size} corpus's dev pool has {len(pool)} sentences")
     r = np.random.default_rng([seed, 100])
     out = []
     for i, sentence in enumerate(pool[:n]):
-        t, p = float(r.uniform(*corpus.TEMPO_RANGE)), float(r.uniform(*corpus.PITCH_RANGE))  # drawn always: same per index
+        t, p = float(r.uniform(*tempo_range)), float(r.uniform(*pitch_range))  # drawn always: same per index
         if tempo is not None:
             t, p = tempo, 0.0
         elif variation == "none":
             t, p = 1.0, 0.0
+        elif variation == "tempo":
+            p = 0.0
+        elif variation == "pitch":
+            t = 1.0
         out.append((i, sentence, t, p))
     return out
 
@@ -80,12 +89,13 @@ def transcribe(model, wavs: List[Path], batch_size: int = 8) -> List[str]:
 
 
 def measure(model, voice: voices.Voice, out_dir: Path, n: int, variation: str = "corpus",
-            tempo: Optional[float] = None, normalizer: str = "whisper_en", batch_size: int = 8) -> dict:
+            tempo: Optional[float] = None, normalizer: str = "whisper_en", batch_size: int = 8,
+            tempo_range=corpus.TEMPO_RANGE, pitch_range=corpus.PITCH_RANGE) -> dict:
     """Synthesize, decode and score one voice configuration; returns score_wer's result (no per_utt)."""
     name = config_name(voice.name, variation, tempo)
     d = out_dir / name
     (d / "wav").mkdir(parents=True, exist_ok=True)
-    utts = dev_utterances(n, variation, tempo)
+    utts = dev_utterances(n, variation, tempo, tempo_range=tempo_range, pitch_range=pitch_range)
     wavs, refs = [], {}
     for i, sentence, t, p in tqdm(utts, desc=f"{name} synthesis", file=sys.stderr):
         uid = f"{name}-dev-{i:05d}"
@@ -113,7 +123,7 @@ def measure(model, voice: voices.Voice, out_dir: Path, n: int, variation: str = 
     res = score(d / "text", d / "hyp_scored", normalizer)
     res.pop("per_utt")
     res.update(config=name, voice=voice.name, engine=voice.engine, donor=voice.donor, variation=variation,
-               tempo=tempo, seconds=round(sum(sf.info(str(w)).duration for w in wavs), 2))
+               tempo=tempo, tempo_range=list(tempo_range), pitch_range=list(pitch_range), seconds=round(sum(sf.info(str(w)).duration for w in wavs), 2))
     return res
 
 
@@ -132,8 +142,12 @@ def main(argv=None):
     ap.add_argument("--out_dir", type=Path, required=True)
     ap.add_argument("--voices", nargs="*", default=None, help=f"voice names (default: all {len(voices.VOICES)})")
     ap.add_argument("--n_sentences", type=int, default=24)
-    ap.add_argument("--variation", choices=("corpus", "none"), default="corpus")
+    ap.add_argument("--variation", choices=VARIATIONS, default="corpus")
     ap.add_argument("--tempo", type=float, default=None, help="fixed sox tempo, no pitch change (overrides --variation)")
+    ap.add_argument("--tempo_range", type=float, nargs=2, default=corpus.TEMPO_RANGE, metavar=("LO", "HI"),
+                    help="sox tempo range of the variation (default: the corpus's, %(default)s)")
+    ap.add_argument("--pitch_range", type=float, nargs=2, default=corpus.PITCH_RANGE, metavar=("LO", "HI"),
+                    help="pitch range in cents (default: the corpus's, %(default)s; before 2026-12-04: -150 150)")
     ap.add_argument("--normalizer", default="whisper_en", choices=("none", "whisper_en"))
     ap.add_argument("--batch_size", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -156,7 +170,7 @@ def main(argv=None):
     results: Dict[str, dict] = json.loads(summary.read_text()) if summary.is_file() else {}
     for v in chosen:
         r = measure(model, v, args.out_dir, args.n_sentences, args.variation, args.tempo, args.normalizer,
-                    args.batch_size)
+                    args.batch_size, tuple(args.tempo_range), tuple(args.pitch_range))
         results[r["config"]] = r
         print(f"{r['config']}: WER {r['wer']:.1f} % ({r['snt']} utterances)", file=sys.stderr)
         summary.write_text(json.dumps(results, indent=1))  # after each voice: an interrupted run keeps its work

@@ -9,12 +9,16 @@ from espnet_pise.data import corpus, voices
 
 def test_dev_utterances_are_dev_sentences_with_the_asked_variation():
     pools = corpus.sentence_pools("default", 0)
-    varied = voice_wer.dev_utterances(3, "corpus", None)
-    assert [u[1] for u in varied] == pools["dev"][:3]
-    assert all(corpus.TEMPO_RANGE[0] <= t <= corpus.TEMPO_RANGE[1] and abs(p) <= corpus.PITCH_RANGE[1]
-               for _, _, t, p in varied)
+    assert corpus.PITCH_RANGE == (0.0, 0.0)  # the corpus's variation is tempo only (chosen on dev)
+    assert [u[1] for u in voice_wer.dev_utterances(3, "corpus", None)] == pools["dev"][:3]
+    varied = voice_wer.dev_utterances(3, "corpus", None, pitch_range=(-150, 150))  # the variation before 2026-12-04
+    assert [u[2] for u in varied] == [u[2] for u in voice_wer.dev_utterances(3, "corpus", None)]
+    assert all(corpus.TEMPO_RANGE[0] <= t <= corpus.TEMPO_RANGE[1] and 0 < abs(p) <= 150 for _, _, t, p in varied)
     assert [(t, p) for _, _, t, p in voice_wer.dev_utterances(3, "none", None)] == [(1.0, 0.0)] * 3
     assert [(t, p) for _, _, t, p in voice_wer.dev_utterances(2, "corpus", 0.85)] == [(0.85, 0.0)] * 2
+    # the halves of the variation: the same draws as "corpus", the other half off
+    assert [(t, 0.0) for _, _, t, _ in varied] == [(t, p) for _, _, t, p in voice_wer.dev_utterances(3, "tempo", None, pitch_range=(-150, 150))]
+    assert [(1.0, p) for _, _, _, p in varied] == [(t, p) for _, _, t, p in voice_wer.dev_utterances(3, "pitch", None, pitch_range=(-150, 150))]
     tests = set(pools["test_seen"]) | set(pools["test_unseen"])
     assert tests.isdisjoint(u[1] for u in voice_wer.dev_utterances(300, "none", None))
     with pytest.raises(ValueError, match="dev pool has 300"):
