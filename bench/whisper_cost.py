@@ -23,6 +23,12 @@ from espnet_pise.ssl.whisper_model import encoder_states, load_whisper  # noqa: 
 WINDOWS = (None, 10.0, 30.0)
 
 
+def relative_distance(feats: torch.Tensor, ref: torch.Tensor, lens) -> float:
+    """Mean over utterances of ||feats - ref||^2 / ||ref||^2 on each utterance's own frames."""
+    return statistics.mean(float((feats[b, :n] - ref[b, :n]).pow(2).sum() / ref[b, :n].pow(2).sum())
+                           for b, n in enumerate(lens.tolist()))
+
+
 def timed(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -65,8 +71,7 @@ def main():
 
         with torch.no_grad():
             feats, fl = encoder_states(model.encoder, batch, lens, pad_to_s=win)
-        dist = statistics.mean(float((feats[-1][b, :n] - ref[-1][b, :n]).pow(2).sum() / ref[-1][b, :n].pow(2).sum())
-                               for b, n in enumerate(fl.tolist()))
+        dist = relative_distance(feats[-1], ref[-1], fl)
         t_step = timed(step, args.repeats)
         t_rec = "-"
         if win is not None:

@@ -9,7 +9,9 @@ Use them with ``frontend: null``, ``normalize: null``, ``input_size: 1`` (raw 16
 writes such a config).  Decoding through ESPnet's ``asr_inference`` then starts every hypothesis
 with ``<|startoftranscript|><|en|><|transcribe|><|notimestamps|>``.
 """
-from typing import Any, List, Optional, Tuple
+import zlib
+from types import SimpleNamespace
+from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +21,7 @@ from espnet.nets.scorer_interface import BatchScorerInterface
 from typeguard import typechecked
 
 from espnet_pise.ssl import one_pass
-from espnet_pise.ssl.whisper_model import encoder_states, load_whisper
+from espnet_pise.ssl.whisper_model import encoder_states, load_whisper, window_samples
 
 
 def _set_trainable(module: torch.nn.Module, trainable: bool) -> None:
@@ -38,32 +40,41 @@ class PiseWhisperEncoder(AbsEncoder):
             ``espnet_pise.ssl.whisper_model.encoder_states``); null: the utterance alone (Whisper's
             decoder then tends to loop).
         freeze: no gradient to the weights (gradients still reach the input waveform).
+        fit_margin_s, fit_step_s: instead of ``pad_to_s`` (set it to null), a window fitted to
+            each utterance: its length plus ``fit_margin_s``, rounded up to ``fit_step_s`` seconds
+            (``espnet_pise.ssl.whisper_model.window_samples``).
     """
 
     @typechecked
     def __init__(self, input_size: int = 1, whisper_model: str = "whisper_base.pt", pad_to_s: Optional[float] = 30.0,
-                 freeze: bool = True):
+                 freeze: bool = True, fit_margin_s: Optional[float] = None, fit_step_s: float = 1.0):
         super().__init__()
         self.encoders = load_whisper(whisper_model).encoder
         self.pad_to_s, self.freeze = pad_to_s, freeze
+        self.fit_margin_s, self.fit_step_s = fit_margin_s, fit_step_s
+        window_samples(torch.zeros(1, dtype=torch.long), pad_to_s, fit_margin_s, fit_step_s)  # option errors now
         _set_trainable(self.encoders, not freeze)
         # unpadded, a frozen teacher with the same source (default options) computes the same
         # states: the enhanced speech then goes through Whisper's encoder once
-        self._share_key = one_pass.source_key(f"whisper:{whisper_model}", {"pad_to_s": pad_to_s, "whole_window": True} if pad_to_s else {}, False)
+        window = {"pad_to_s": pad_to_s} if fit_margin_s is None else {"fit_margin_s": fit_margin_s, "fit_step_s": fit_step_s}
+        self._share_key = one_pass.source_key(f"whisper:{whisper_model}", {**window, "whole_window": True}
+                                              if pad_to_s or fit_margin_s is not None else {}, False)
 
     def output_size(self) -> int:
         return self.encoders.ln_post.normalized_shape[0]
 
     def forward(self, xs_pad: torch.Tensor, ilens: torch.Tensor, prev_states: Optional[torch.Tensor] = None
                 ) -> Tuple[torch.Tensor, torch.Tensor, None]:
+        whole = self.pad_to_s is not None or self.fit_margin_s is not None
+
+        def run(k):
+            return encoder_states(self.encoders, xs_pad, ilens, k, self.pad_to_s, whole, self.fit_margin_s, self.fit_step_s)
+
         if self.freeze:
             self.encoders.eval()
-            n = len(self.encoders.blocks)
-            states, lens = one_pass.run_once(
-                self._share_key, xs_pad, ilens, n,
-                lambda k: encoder_states(self.encoders, xs_pad, ilens, k, self.pad_to_s, self.pad_to_s is not None))
+            states, lens = one_pass.run_once(self._share_key, xs_pad, ilens, len(self.encoders.blocks), run)
         else:
-            states, lens = encoder_states(self.encoders, xs_pad, ilens, None, self.pad_to_s, self.pad_to_s is not None)
+            states, lens = run(None)
         return states[-1], lens, None
 
 
@@ -146,3 +157,173 @@ class PiseWhisperDecoder(AbsDecoder, BatchScorerInterface):
                   for i in range(len(states[0]))]
         logits = self._run(ys, kv, None)[:, -1]
         return torch.log_softmax(logits.float(), dim=-1), states
+
+
+# --------------------------------------------------------------------------- batched greedy decoding
+def _kv_cache_hooks(decoder) -> Tuple[dict, list]:
+    """openai-whisper's own key/value cache hooks (``Whisper.install_kv_cache_hooks``) on a
+    ``TextDecoder``: self-attention keys/values grow by one token per step, cross-attention
+    keys/values of the audio are computed on the first step and reused."""
+    from whisper.model import Whisper
+
+    owner = SimpleNamespace(decoder=decoder, dims=SimpleNamespace(n_text_ctx=decoder.positional_embedding.shape[0]))
+    return Whisper.install_kv_cache_hooks(owner)
+
+
+def whisper_tokenizer(n_vocab: int):
+    """openai-whisper's tokenizer of a model with n_vocab tokens (English, transcribe)."""
+    from whisper.tokenizer import get_tokenizer
+
+    return get_tokenizer(multilingual=n_vocab >= 51865, num_languages=n_vocab - 51765 - (n_vocab >= 51865),
+                         language="en", task="transcribe")
+
+
+def suppressed_tokens(tokenizer, suppress_tokens: str) -> List[int]:
+    """Token ids openai-whisper suppresses for ``DecodingOptions.suppress_tokens`` (``"-1"``: its
+    non-speech symbols; a comma-separated list; ``""``: none), plus the special tokens it always
+    suppresses (its ``DecodingTask._get_suppress_tokens``)."""
+    from whisper.decoding import DecodingTask
+
+    task = SimpleNamespace(options=SimpleNamespace(suppress_tokens=suppress_tokens or ""), tokenizer=tokenizer)
+    return list(DecodingTask._get_suppress_tokens(task))
+
+
+@torch.no_grad()
+def greedy_batch(decoder, enc: torch.Tensor, prompt: List[int], eot: int, max_tokens: int, temperature: float = 0.0,
+                 generators: Optional[List[torch.Generator]] = None, logit_filters: Sequence = (),
+                 no_speech: Optional[int] = None) -> List[dict]:
+    """Greedy (or, at temperature > 0, sampled) decoding of a batch with openai-whisper's ``TextDecoder``.
+
+    Args:
+        decoder: ``whisper.model.TextDecoder``.
+        enc: encoder outputs (B, T, D) of equal length T (the caller groups utterances by length,
+            so no key is padding and every row computes what it would compute alone).
+        prompt: the start tokens (e.g. ``<|startoftranscript|><|en|><|transcribe|><|notimestamps|>``).
+        eot: end-of-text id; an utterance leaves the batch at its end-of-text (its cached keys and
+            values are dropped), decoding stops when all have or after ``max_tokens`` tokens.
+        temperature: 0: argmax; > 0: a sample of softmax(logits / temperature), drawn with the
+            utterance's own generator (``generators``, one per row), so a draw never depends on
+            the other utterances of the batch.
+        logit_filters: openai-whisper ``LogitFilter`` objects (``SuppressBlank``, ``SuppressTokens``).
+        no_speech: id of ``<|nospeech|>``, to return its probability at the first position.
+
+    Returns, per row: ``tokens`` (generated ids, end-of-text excluded), ``sum_logprob`` (sum of
+    log-probabilities of the generated tokens and of end-of-text, untempered, after the filters:
+    openai-whisper's ``sum_logprobs``), ``no_speech_prob`` (or None).
+    """
+    n = enc.shape[0]
+    if temperature > 0 and (generators is None or len(generators) != n):
+        raise ValueError(f"sampling at temperature {temperature} needs one generator per utterance ({n})")
+    out = [{"tokens": [], "sum_logprob": 0.0, "no_speech_prob": None} for _ in range(n)]
+    active = list(range(n))
+    tokens = torch.tensor([prompt] * n, dtype=torch.long, device=enc.device)
+    x, xa = tokens, enc
+    cache, hooks = _kv_cache_hooks(decoder)
+    try:
+        for step in range(max_tokens):
+            logits = decoder(x, xa, kv_cache=cache)
+            if step == 0 and no_speech is not None:
+                probs = logits[:, 0].float().softmax(-1)[:, no_speech].tolist()
+                for row, p in zip(active, probs):
+                    out[row]["no_speech_prob"] = p
+            logits = logits[:, -1]
+            for f in logit_filters:
+                f.apply(logits, tokens)
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            if temperature == 0:
+                nxt = logits.argmax(-1)
+            else:
+                probs = torch.softmax(logits.float() / temperature, dim=-1)
+                nxt = torch.cat([torch.multinomial(probs[j], 1, generator=generators[row]) for j, row in enumerate(active)])
+            picked = logprobs.gather(1, nxt[:, None])[:, 0].tolist()
+            keep = []
+            for j, (row, tok, lp) in enumerate(zip(active, nxt.tolist(), picked)):
+                out[row]["sum_logprob"] += lp
+                if tok == eot:
+                    continue
+                out[row]["tokens"].append(tok)
+                keep.append(j)
+            if not keep:
+                break
+            if len(keep) < len(active):  # early exit: finished utterances leave the batch
+                idx = torch.tensor(keep, device=enc.device)
+                for module in cache:
+                    cache[module] = cache[module][idx]
+                xa, tokens, nxt = xa[idx], tokens[idx], nxt[idx]
+                active = [active[j] for j in keep]
+                if generators is not None:
+                    generators = [generators[j] for j in keep]
+            tokens = torch.cat([tokens, nxt[:, None]], 1)
+            x = nxt[:, None]
+    finally:
+        for h in hooks:
+            h.remove()
+    return out
+
+
+def _generator(seed: int, uid: str, temperature: float) -> torch.Generator:
+    return torch.Generator().manual_seed(zlib.crc32(f"{seed}|{uid}|{temperature}".encode()))
+
+
+@typechecked
+def decode_with_fallback(
+    decoder, enc: torch.Tensor, uids: List[str], prompt: List[int], max_tokens: int,
+    temperatures: Sequence[float] = (0.0,), compression_ratio_threshold: Optional[float] = None,
+    logprob_threshold: Optional[float] = None, no_speech_threshold: Optional[float] = None,
+    suppress_blank: bool = False, suppress_tokens: str = "", seed: int = 0,
+) -> List[dict]:
+    """openai-whisper ``transcribe``'s temperature fallback over batched greedy decoding.
+
+    Every utterance of enc (B, T, D) is decoded at ``temperatures[0]``; only those whose result
+    is too repetitive (gzip compression ratio of the text above ``compression_ratio_threshold``)
+    or too unlikely (average log-probability ``sum_logprob / (tokens + 1)`` below
+    ``logprob_threshold``) are decoded again at the next temperature, and so on; the last
+    temperature's result stands.  With ``no_speech_threshold``, an utterance whose
+    ``<|nospeech|>`` probability is above it and whose average log-probability is below
+    ``logprob_threshold`` is silence: no fallback, and an empty transcript (``transcribe`` skips
+    such a segment).  ``suppress_blank`` / ``suppress_tokens``: openai-whisper's
+    ``DecodingOptions`` of the same names (its defaults: True, ``"-1"``).  Samples are seeded by
+    (``seed``, utterance id, temperature): the same utterance gets the same draws in any batch.
+
+    Returns per utterance: ``tokens``, ``avg_logprob``, ``compression_ratio``, ``no_speech_prob``,
+    ``temperature`` (the one whose result stands).
+    """
+    from whisper.decoding import SuppressBlank, SuppressTokens
+    from whisper.utils import compression_ratio
+
+    if not temperatures:
+        raise ValueError("temperatures is empty")
+    tokenizer = whisper_tokenizer(decoder.token_embedding.weight.shape[0])
+    filters = []
+    if suppress_blank:
+        filters.append(SuppressBlank(tokenizer, len(prompt)))
+    if suppress_tokens:
+        filters.append(SuppressTokens(suppressed_tokens(tokenizer, suppress_tokens)))
+    no_speech = tokenizer.no_speech if no_speech_threshold is not None else None
+    results: List[Optional[dict]] = [None] * enc.shape[0]
+    todo = list(range(enc.shape[0]))
+    for t in temperatures:
+        gens = [_generator(seed, uids[i], t) for i in todo] if t > 0 else None
+        decoded = greedy_batch(decoder, enc[todo], prompt, tokenizer.eot, max_tokens, t, gens, filters, no_speech)
+        again = []
+        for i, r in zip(todo, decoded):
+            r["avg_logprob"] = r["sum_logprob"] / (len(r["tokens"]) + 1)
+            r["compression_ratio"] = compression_ratio(tokenizer.decode(r["tokens"]).strip())
+            r["temperature"] = t
+            if no_speech is None:
+                r["no_speech_prob"] = None
+            results[i] = r
+            retry = ((compression_ratio_threshold is not None and r["compression_ratio"] > compression_ratio_threshold)
+                     or (logprob_threshold is not None and r["avg_logprob"] < logprob_threshold))
+            silent = (no_speech_threshold is not None and r["no_speech_prob"] > no_speech_threshold
+                      and logprob_threshold is not None and r["avg_logprob"] < logprob_threshold)
+            if retry and not silent:
+                again.append(i)
+        todo = again
+        if not todo:
+            break
+    for r in results:
+        if no_speech_threshold is not None and r["no_speech_prob"] > no_speech_threshold and not (
+                logprob_threshold is not None and r["avg_logprob"] > logprob_threshold):
+            r["tokens"] = []  # transcribe's skipped (silent) segment
+    return results

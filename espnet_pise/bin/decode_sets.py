@@ -10,11 +10,25 @@ skipped).  Utterances too short for the model get an empty hypothesis, as ESPnet
 The decoding config holds ``Speech2Text``'s options, plus one of ours: ``search: ctc_greedy``
 decodes by the CTC best path (frame-wise argmax, repeats merged, blanks dropped: what ESPnet
 reports as ``cer_ctc`` during validation) without any beam search, at the cost of one encoder
-pass; ``search: beam`` (default) is ESPnet's beam search with the config's options.
+pass; ``search: beam`` (default) is ESPnet's beam search with the config's options;
+``search: greedy`` (Whisper recogniser, decoder ``pise_whisper``) decodes ``batch_size``
+utterances at a time by greedy search with cached keys/values (``espnet_pise.asr.whisper``):
+each utterance is encoded alone (what ``Speech2Text`` computes), decoded in a batch of
+utterances with equal window lengths (no key is padding), and leaves the batch at its end-of-text; ``maxlenratio`` bounds the tokens as in
+ESPnet's beam search, and id 0 is dropped from the output as ``Speech2Text`` drops it, so the
+transcript is ESPnet's beam-1 transcript.  Options of ``search: greedy`` (the repetition guard,
+openai-whisper ``transcribe``'s temperature fallback; off by default):
+``temperatures`` (default [0.0]), ``compression_ratio_threshold``, ``logprob_threshold``,
+``no_speech_threshold`` (default null each), ``suppress_blank`` (false), ``suppress_tokens``
+("": none; "-1": Whisper's non-speech symbols), ``sampling_seed`` (0).  Only the utterances
+the thresholds reject are decoded again.  ``compute_dtype: bfloat16`` runs encoder and decoder
+under CPU/GPU bf16 autocast (log-mel and log-probabilities in float32; default float32:
+transcripts then differ from float32 ones, see bench/whisper_decode.py).
 """
 import argparse
 import sys
 from pathlib import Path
+from typing import Dict, List, Tuple
 
 import torch
 import yaml
@@ -22,6 +36,9 @@ from tqdm import tqdm
 
 from espnet_pise import register
 from espnet_pise.data.kaldi import load_wav, read_scp
+
+GREEDY_OPTIONS = ("batch_size", "temperatures", "compression_ratio_threshold", "logprob_threshold",
+                  "no_speech_threshold", "suppress_blank", "suppress_tokens", "sampling_seed", "compute_dtype")
 
 
 def ctc_greedy(s2t, wav: torch.Tensor) -> str:
@@ -54,8 +71,20 @@ def main(argv=None):
     # the config is checked before the (slow) ESPnet imports and model loading
     options = yaml.safe_load(open(args.config)) if args.config else {}
     search = options.pop("search", "beam")
-    if search not in ("beam", "ctc_greedy"):
-        raise SystemExit(f"{args.config}: search must be 'beam' or 'ctc_greedy', got {search!r}")
+    if search not in ("beam", "ctc_greedy", "greedy"):
+        raise SystemExit(f"{args.config}: search must be 'beam', 'ctc_greedy' or 'greedy', got {search!r}")
+    greedy_conf = {k: options.pop(k) for k in list(options) if k in GREEDY_OPTIONS}
+    if greedy_conf and search != "greedy":
+        raise SystemExit(f"{args.config}: {sorted(greedy_conf)} apply to search: greedy only")
+    batch_size = int(greedy_conf.pop("batch_size", 1))
+    if batch_size < 1:
+        raise SystemExit(f"{args.config}: batch_size must be >= 1, got {batch_size}")
+    if "temperatures" in greedy_conf:
+        greedy_conf["temperatures"] = [float(t) for t in greedy_conf["temperatures"]]
+    if greedy_conf.get("compute_dtype", "float32") not in ("float32", "bfloat16"):
+        raise SystemExit(f"{args.config}: compute_dtype must be float32 or bfloat16, got {greedy_conf['compute_dtype']!r}")
+    if "sampling_seed" in greedy_conf:
+        greedy_conf["seed"] = int(greedy_conf.pop("sampling_seed"))
     jobs = []
     for job in args.jobs:
         name, _, rest = job.partition("=")
@@ -68,32 +97,108 @@ def main(argv=None):
         return
     register()
     from espnet2.bin.asr_inference import Speech2Text
-    from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
     s2t = Speech2Text(asr_train_config=args.asr_train_config, asr_model_file=args.asr_model_file,
                       device=args.device, enh_s2t_task=args.enh_s2t_task == "true", **options)
     for name, scp, out in jobs:
-        hyps = []
-        for uid, path in tqdm(read_scp(scp).items(), desc=f"decode {name}", file=sys.stderr):
-            wav = torch.as_tensor(load_wav(scp, uid, path, args.fs))
+        if search == "greedy":
+            hyps = greedy_hyps(s2t, scp, args.fs, batch_size, greedy_conf, name)
+        else:
+            hyps = one_by_one_hyps(s2t, scp, args.fs, search, args.enh_s2t_task == "true", name)
+        _write(out, hyps)
+
+
+def one_by_one_hyps(s2t, scp: Path, fs: int, search: str = "beam", enh_s2t: bool = False, name: str = "") -> List[str]:
+    """``UID TEXT`` lines of a wav.scp, one utterance at a time (``search: beam`` or ``ctc_greedy``)."""
+    from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
+
+    hyps = []
+    for uid, path in tqdm(read_scp(scp).items(), desc=f"decode {name}", file=sys.stderr):
+        wav = torch.as_tensor(load_wav(scp, uid, path, fs))
+        try:
+            with torch.no_grad():
+                if search == "ctc_greedy":
+                    text = ctc_greedy(s2t, wav)
+                else:
+                    results = s2t(wav)
+                    if enh_s2t:
+                        results = results[0]  # speaker 1
+                    text = results[0][0] or ""
+        except TooShortUttError:
+            text = ""
+        except ValueError as e:  # e.g. longer than Whisper's window: refused, never truncated
+            raise SystemExit(f"{scp}: {uid}: {e}") from e
+        hyps.append(f"{uid} {text}\n")
+    return hyps
+
+
+def _write(out: Path, hyps: List[str]) -> None:
+    (out / "1best_recog").mkdir(parents=True, exist_ok=True)
+    tmp = out / "1best_recog" / "text.tmp"
+    tmp.write_text("".join(hyps))
+    tmp.rename(out / "1best_recog" / "text")
+
+
+def _encode_alone(s2t, wav: torch.Tensor) -> torch.Tensor:
+    """Encoder output (T, D) of one waveform, as ``Speech2Text.__call__`` computes it."""
+    speech = wav.unsqueeze(0).to(device=s2t.device, dtype=getattr(torch, s2t.dtype))
+    lengths = speech.new_full([1], dtype=torch.long, fill_value=speech.size(1))
+    enc, _ = s2t.asr_model.encode(speech=speech, speech_lengths=lengths)
+    while isinstance(enc, (list, tuple)):  # enh_s2t: one entry per speaker (speaker 1 kept); (enc, interctc)
+        enc = enc[0]
+    return enc[0]
+
+
+def max_tokens(maxlenratio: float, frames: int) -> int:
+    """ESPnet's ``BeamSearch`` bound on output tokens for an encoder output of ``frames`` frames."""
+    if maxlenratio == 0:
+        return frames
+    if maxlenratio < 0:
+        return -1 * int(maxlenratio)
+    return max(1, int(maxlenratio * frames))
+
+
+def greedy_hyps(s2t, scp: Path, fs: int, batch_size: int, conf: dict, name: str = "") -> List[str]:
+    """``UID TEXT`` lines of a wav.scp by batched greedy decoding (``search: greedy``)."""
+    from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
+
+    from espnet_pise.asr.whisper import PiseWhisperDecoder, decode_with_fallback
+
+    asr = getattr(s2t.asr_model, "s2t_model", s2t.asr_model)
+    if not isinstance(asr.decoder, PiseWhisperDecoder):
+        raise SystemExit(f"search: greedy needs the Whisper decoder pise_whisper, not {type(asr.decoder).__name__}")
+    conf = dict(conf)
+    bf16 = conf.pop("compute_dtype", "float32") == "bfloat16"
+    autocast = torch.autocast(torch.device(s2t.device).type, dtype=torch.bfloat16, enabled=bf16)
+    prompt = [int(t) for t in (s2t.beam_search.hyp_primer or [asr.sos])]
+    utts = list(read_scp(scp).items())
+    texts: Dict[str, str] = {}
+    pending: Dict[int, List[Tuple[str, torch.Tensor]]] = {}  # encoder frames -> utterances waiting
+
+    def flush(frames):
+        group = pending.pop(frames)
+        results = decode_with_fallback(asr.decoder.decoders, torch.stack([e for _, e in group]),
+                                       [u for u, _ in group], prompt, max_tokens(s2t.maxlenratio, frames), **conf)
+        for (uid, _), r in zip(group, results):
+            ids = [t for t in r["tokens"] if t != 0]  # Speech2Text drops id 0 (ESPnet's blank)
+            texts[uid] = s2t.tokenizer.tokens2text(s2t.converter.ids2tokens(ids)) if ids else ""
+
+    with torch.no_grad(), autocast:
+        for uid, path in tqdm(utts, desc=f"decode {name}", file=sys.stderr):
+            wav = torch.as_tensor(load_wav(scp, uid, path, fs))
             try:
-                with torch.no_grad():
-                    if search == "ctc_greedy":
-                        text = ctc_greedy(s2t, wav)
-                    else:
-                        results = s2t(wav)
-                        if args.enh_s2t_task == "true":
-                            results = results[0]  # speaker 1
-                        text = results[0][0] or ""
+                enc = _encode_alone(s2t, wav)
             except TooShortUttError:
-                text = ""
+                texts[uid] = ""
+                continue
             except ValueError as e:  # e.g. longer than Whisper's window: refused, never truncated
                 raise SystemExit(f"{scp}: {uid}: {e}") from e
-            hyps.append(f"{uid} {text}\n")
-        (out / "1best_recog").mkdir(parents=True, exist_ok=True)
-        tmp = out / "1best_recog" / "text.tmp"
-        tmp.write_text("".join(hyps))
-        tmp.rename(out / "1best_recog" / "text")
+            pending.setdefault(enc.shape[0], []).append((uid, enc))
+            if len(pending[enc.shape[0]]) == batch_size:
+                flush(enc.shape[0])
+        for frames in list(pending):
+            flush(frames)
+    return [f"{uid} {texts[uid]}\n" for uid, _ in utts]
 
 
 if __name__ == "__main__":

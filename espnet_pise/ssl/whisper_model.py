@@ -11,6 +11,7 @@ Frames: the log-mel has a 10 ms hop (160 samples; the last STFT frame is dropped
 give L // 160 frames); the encoder's second convolution has stride 2, so a Whisper frame is 20 ms
 (``HOP`` = 320 samples) and L samples give ceil((L // 160) / 2) frames.
 """
+import contextlib
 import hashlib
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
@@ -166,9 +167,35 @@ def log_mel(wav: torch.Tensor, n_mels: int = 80) -> torch.Tensor:
     return (log_spec + 4.0) / 4.0
 
 
+def window_samples(wav_lens: torch.Tensor, pad_to_s: Optional[float] = None, fit_margin_s: Optional[float] = None,
+                   fit_step_s: float = 1.0) -> torch.Tensor:
+    """Samples of each utterance's zero-padded input window (B,), never fewer than its own length.
+
+    ``pad_to_s``: one fixed window (an utterance longer than it keeps its own length);
+    ``fit_margin_s``: a window fitted to the utterance, its length plus the margin rounded up to a
+    multiple of ``fit_step_s`` seconds, at most Whisper's 30 s (and at least the utterance); neither:
+    the utterance alone.  A window depends on its own utterance only, never on the batch.
+    """
+    if pad_to_s is not None and fit_margin_s is not None:
+        raise ValueError(f"pad_to_s ({pad_to_s}) and fit_margin_s ({fit_margin_s}) exclude each other: "
+                         "a fixed window or one fitted to each utterance")
+    if pad_to_s is not None and not 0 < pad_to_s <= WINDOW_SAMPLES / SAMPLE_RATE:
+        raise ValueError(f"pad_to_s must be in (0, 30] seconds, got {pad_to_s}")
+    if fit_margin_s is None:
+        target = 0 if pad_to_s is None else int(round(pad_to_s * SAMPLE_RATE))
+        return torch.clamp(wav_lens, min=target)
+    if fit_margin_s < 0 or not 0 < fit_step_s <= 30:
+        raise ValueError(f"need fit_margin_s >= 0 and fit_step_s in (0, 30], got {fit_margin_s}, {fit_step_s}")
+    step = int(round(fit_step_s * SAMPLE_RATE))
+    margin = int(round(fit_margin_s * SAMPLE_RATE))
+    fitted = torch.div(wav_lens + margin + step - 1, step, rounding_mode="floor") * step
+    return torch.maximum(torch.clamp(fitted, max=WINDOW_SAMPLES), wav_lens)
+
+
 def encoder_states(
     encoder, wav: torch.Tensor, wav_lens: torch.Tensor, max_layer: Optional[int] = None,
-    pad_to_s: Optional[float] = None, whole_window: bool = False,
+    pad_to_s: Optional[float] = None, whole_window: bool = False, fit_margin_s: Optional[float] = None,
+    fit_step_s: float = 1.0, compute_dtype: Optional[torch.dtype] = None,
 ) -> Tuple[List[torch.Tensor], torch.Tensor]:
     """Hidden states of Whisper's encoder for waveforms (B, L) with lengths (B,).
 
@@ -182,13 +209,19 @@ def encoder_states(
     10-15x a 4 s utterance alone); ``None`` encodes the utterance alone (positions 0..T-1 of the
     positional embedding).  Only the utterance's own frames are returned, unless
     ``whole_window``: then all frames of the padded window, which Whisper's decoder was trained
-    to attend to (without the trailing silence it loops).  Every utterance is encoded on its own
-    samples, so padding in the batch never changes a feature.
+    to attend to (without the trailing silence it loops).  ``fit_margin_s`` / ``fit_step_s``: a
+    window fitted to each utterance instead (``window_samples``).  Every utterance is encoded on
+    its own samples, so padding in the batch never changes a feature.
+
+    ``compute_dtype``: ``torch.bfloat16`` runs the convolutions and blocks under bf16 autocast
+    (matrix products in bf16, LayerNorm and softmax in float32, states returned in float32); the
+    log-mel is always float32 with autocast off (its log10 and max - 8 floor need the range).
+    ``None``: whatever autocast state the caller set for the blocks.
     """
-    if pad_to_s is not None and not 0 < pad_to_s <= WINDOW_SAMPLES / SAMPLE_RATE:
-        raise ValueError(f"pad_to_s must be in (0, 30] seconds, got {pad_to_s}")
-    if whole_window and pad_to_s is None:
-        raise ValueError("whole_window needs pad_to_s")
+    if whole_window and pad_to_s is None and fit_margin_s is None:
+        raise ValueError("whole_window needs pad_to_s or fit_margin_s")
+    if compute_dtype not in (None, torch.float32, torch.bfloat16):
+        raise ValueError(f"compute_dtype must be float32 or bfloat16, got {compute_dtype}")
     n_blocks = len(encoder.blocks)
     max_layer = n_blocks if max_layer is None else max_layer
     too_long = wav_lens > WINDOW_SAMPLES
@@ -200,14 +233,18 @@ def encoder_states(
         b = int((wav_lens < N_FFT).nonzero()[0, 0])
         raise ValueError(f"utterance {b} of the batch has {int(wav_lens[b])} samples: Whisper needs at "
                          f"least {N_FFT} (one 25 ms analysis window)")
-    target = 0 if pad_to_s is None else int(round(pad_to_s * SAMPLE_RATE))
-    padded_lens = torch.clamp(wav_lens, min=target)
+    padded_lens = window_samples(wav_lens, pad_to_s, fit_margin_s, fit_step_s)
     frames = encoder_frames(padded_lens if whole_window else wav_lens)
     n_mels = encoder.conv1.in_channels
     per_utt = []
-    for b in range(wav.shape[0]):
-        x = wav[b, : int(wav_lens[b])]
-        per_utt.append(log_mel(F.pad(x, (0, int(padded_lens[b]) - x.shape[0])), n_mels))
+    with torch.autocast(wav.device.type, enabled=False):
+        for b in range(wav.shape[0]):
+            x = wav[b, : int(wav_lens[b])].float()
+            per_utt.append(log_mel(F.pad(x, (0, int(padded_lens[b]) - x.shape[0])), n_mels))
+    if compute_dtype is None:
+        blocks_autocast = contextlib.nullcontext()
+    else:
+        blocks_autocast = torch.autocast(wav.device.type, dtype=torch.bfloat16, enabled=compute_dtype == torch.bfloat16)
     # utterances of equal mel length run as one batch
     states: List[List[torch.Tensor]] = [[None] * wav.shape[0] for _ in range(max_layer + 1)]
     groups: Dict[int, List[int]] = {}
@@ -215,13 +252,16 @@ def encoder_states(
         groups.setdefault(m.shape[1], []).append(b)
     for idx in groups.values():
         x = torch.stack([per_utt[b] for b in idx])
-        x = F.gelu(encoder.conv1(x))
-        x = F.gelu(encoder.conv2(x)).permute(0, 2, 1)
-        x = x + encoder.positional_embedding[: x.shape[1]].to(x.dtype)
-        out = [x]
-        for k, block in enumerate(encoder.blocks[:max_layer]):
-            x = block(x)
-            out.append(encoder.ln_post(x) if k == n_blocks - 1 else x)
+        with blocks_autocast:
+            x = F.gelu(encoder.conv1(x))
+            x = F.gelu(encoder.conv2(x)).permute(0, 2, 1)
+            x = x + encoder.positional_embedding[: x.shape[1]].to(x.dtype)
+            out = [x]
+            for k, block in enumerate(encoder.blocks[:max_layer]):
+                x = block(x)
+                out.append(encoder.ln_post(x) if k == n_blocks - 1 else x)
+        if compute_dtype is not None:
+            out = [s.float() for s in out]
         for layer, s in enumerate(out):
             for j, b in enumerate(idx):
                 states[layer][b] = s[j, : int(frames[b])]

@@ -1,0 +1,150 @@
+"""Whisper base decoding through ESPnet: utterances per second per process, today's path and the new ones.
+
+    OMP_NUM_THREADS=1 python bench/whisper_decode.py --data egs/mini_noisy/pise1/data/dev --n 64 \\
+        [--batch_sizes 1 8 16] [--threads 1] [--out bench/results/whisper_decode_DATE.txt]
+
+One process, one ESPnet ``Speech2Text`` of the recipe's recogniser (``whisper_asr_config``,
+``--pad_to_s`` window, default 10 s) and the options of ``--decode_config`` (default the
+recipe's ``decode_whisper.yaml``), then, on the same utterances (after one warm-up utterance):
+
+* ``beam (today)``: ESPnet's beam search, one utterance at a time (``search: beam``, beam 1);
+* ``greedy, batch N``: ``search: greedy`` of ``espnet_pise.bin.decode_sets`` (each utterance
+  encoded alone, the decoder batched with cached keys/values, early exit at end-of-text);
+* ``greedy, batch N, bf16``: the same under bf16 autocast (``compute_dtype: bfloat16``);
+* ``window length + M s``: greedy with the recogniser's window fitted to each utterance
+  (``encoder_conf: {pad_to_s: null, fit_margin_s: M}``) instead of the fixed window;
+* ``greedy + fallback``: the repetition guard (openai-whisper ``transcribe``'s temperature fallback,
+  compression ratio 2.4, log-probability -1.0, temperatures 0.0..1.0), with the number of
+  utterances it decoded again.
+
+Prints utterances per second (wall clock), the speed-up over today's path, CPU seconds per
+utterance (process time: what the figures mean on a machine shared with other jobs), and the number of transcripts that
+differ from today's (``vs beam``) and from greedy batch 1 (``vs batch 1``): batching must give 0.
+Without ``--data`` (or without its wav.scp) it synthesizes utterances with flite + pink noise.
+"""
+import argparse
+import datetime
+import io
+import sys
+import tempfile
+import time
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _data import git_revision, load_set, machine, write_lists  # noqa: E402
+
+GUARD = dict(temperatures=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0], compression_ratio_threshold=2.4, logprob_threshold=-1.0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(ROOT / "downloads/whisper_base/whisper_base.pt"))
+    ap.add_argument("--data", type=Path, help="a recipe data directory (wav.scp); default: synthesize")
+    ap.add_argument("--n", type=int, default=32, help="utterances (spread over the sorted list)")
+    ap.add_argument("--pad_to_s", default="10")
+    ap.add_argument("--decode_config", type=Path, default=ROOT / "egs/mini_noisy/pise1/conf/tuning/decode_whisper.yaml")
+    ap.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 8, 16])
+    ap.add_argument("--no_bf16", action="store_true", help="skip the bf16 rows")
+    ap.add_argument("--no_guard", action="store_true", help="skip the fallback row")
+    ap.add_argument("--fit_margins", type=float, nargs="*", default=[2.0],
+                    help="also: greedy with a window fitted to each utterance (length + margin, rounded up to 1 s)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (the recipe decodes with 1 per process)")
+    ap.add_argument("--out", type=Path, help="also write the output here (default bench/results/whisper_decode_DATE.txt)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    buf = io.StringIO()
+
+    def say(line=""):
+        print(line, flush=True)
+        buf.write(line + "\n")
+
+    from espnet_pise import register
+    from espnet_pise.bin import decode_sets, whisper_asr_config
+
+    register()
+    from espnet2.bin.asr_inference import Speech2Text
+
+    work = Path(tempfile.mkdtemp(prefix="whisper_decode_"))
+    utts = load_set(args.data, args.n, work / "data")
+    scp = write_lists(utts, work / "data")
+    warm = write_lists(utts[:1], work / "warm")
+    with redirect_stdout(io.StringIO()):
+        whisper_asr_config.main(["--whisper_model", args.model, "--out_dir", str(work / "asr"), "--pad_to_s", args.pad_to_s])
+    options = yaml.safe_load(open(args.decode_config))
+    options.pop("search", None)
+    s2t = Speech2Text(asr_train_config=str(work / "asr/config.yaml"), device="cpu", **options)
+    secs = sum(len(u.noisy) for u in utts) / 16000
+    say(f"# bench/whisper_decode.py, {datetime.datetime.now():%Y-%m-%d %H:%M}, commit {git_revision()}")
+    say(f"# {machine()}")
+    say(f"# {len(utts)} utterances ({secs / len(utts):.2f} s on average) from {args.data or 'flite + pink noise'}; "
+        f"window {args.pad_to_s} s; {args.decode_config.name}: {options}")
+    say("| decoding | utt/s | speed-up | CPU s/utt | CPU speed-up | vs beam (differ) | vs batch 1 (differ) | decoded again |")
+    say("|---|---|---|---|---|---|---|---|")
+    runs = [("beam (today)", None)]
+    for b in args.batch_sizes:
+        runs.append((f"greedy, batch {b}", dict(batch_size=b)))
+    if not args.no_bf16:
+        runs.append((f"greedy, batch {max(args.batch_sizes)}, bf16", dict(batch_size=max(args.batch_sizes), compute_dtype="bfloat16")))
+    if not args.no_guard:
+        runs.append((f"greedy, batch {max(args.batch_sizes)} + fallback", dict(batch_size=max(args.batch_sizes), **GUARD)))
+    for margin in args.fit_margins:
+        runs.append((f"greedy, batch {max(args.batch_sizes)}, window length + {margin:g} s", dict(batch_size=max(args.batch_sizes), margin=margin)))
+    recognisers = {None: s2t}
+    for margin in args.fit_margins:  # the same recogniser with a fitted window
+        conf = yaml.safe_load(open(work / "asr/config.yaml"))
+        conf["encoder_conf"].update(pad_to_s=None, fit_margin_s=margin, fit_step_s=1.0)
+        path = work / f"asr/config_fit{margin:g}.yaml"
+        path.write_text(yaml.safe_dump(conf))
+        recognisers[margin] = Speech2Text(asr_train_config=str(path), device="cpu", **options)
+    texts, base_rate, base_cpu = {}, None, None
+    from espnet_pise.asr import whisper as whisper_asr
+
+    for name, conf in runs:
+        calls = []
+        if conf is not None and "temperatures" in conf:  # count the utterances each temperature decodes
+            orig = whisper_asr.greedy_batch
+
+            def counting(decoder, enc, *a, **k):
+                calls.append((a[3] if len(a) > 3 else k.get("temperature", 0.0), enc.shape[0]))
+                return orig(decoder, enc, *a, **k)
+            whisper_asr.greedy_batch = counting
+
+        def decode(path):
+            if conf is None:
+                return decode_sets.one_by_one_hyps(s2t, path, 16000)
+            c = dict(conf)
+            return decode_sets.greedy_hyps(recognisers[c.pop("margin", None)], path, 16000, c.pop("batch_size"), c)
+        decode(warm)
+        calls.clear()
+        t, c = time.perf_counter(), time.process_time()
+        hyps = decode(scp)
+        elapsed, cpu = time.perf_counter() - t, (time.process_time() - c) / len(utts)
+        if conf is not None and "temperatures" in conf:
+            whisper_asr.greedy_batch = orig
+        texts[name] = hyps
+        rate = len(utts) / elapsed
+        base_rate, base_cpu = base_rate or rate, base_cpu or cpu
+        beam = sum(a != b for a, b in zip(hyps, texts["beam (today)"]))
+        b1 = texts.get(f"greedy, batch {args.batch_sizes[0]}")
+        vs1 = "-" if b1 is None or conf is None else str(sum(a != b for a, b in zip(hyps, b1)))
+        again = "-" if not calls else str(sum(n for temp, n in calls if temp > 0))
+        say(f"| {name} | {rate:.2f} | {rate / base_rate:.2f} | {cpu:.3f} | {base_cpu / cpu:.2f} | {beam} | {vs1} | {again} |")
+    say()
+    for name, hyps in texts.items():
+        diff = [(a, b) for a, b in zip(hyps, texts["beam (today)"]) if a != b]
+        for a, b in diff[:5]:
+            say(f"# {name} differs: {a.strip()!r} (beam: {b.split(maxsplit=1)[1:]!r})")
+    out = args.out or ROOT / "bench/results" / f"whisper_decode_{datetime.date.today():%Y%m%d}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(buf.getvalue())
+    print(f"# written {out}")
+
+
+if __name__ == "__main__":
+    main()
