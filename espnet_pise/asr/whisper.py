@@ -234,7 +234,7 @@ def greedy_batch(decoder, enc: torch.Tensor, prompt: List[int], eot: int, max_to
                 nxt = logits.argmax(-1)
             else:
                 probs = torch.softmax(logits.float() / temperature, dim=-1)
-                nxt = torch.cat([torch.multinomial(probs[j], 1, generator=generators[row]) for j, row in enumerate(active)])
+                nxt = torch.cat([torch.multinomial(probs[j], 1, generator=generators[j]) for j in range(len(active))])
             picked = logprobs.gather(1, nxt[:, None])[:, 0].tolist()
             keep = []
             for j, (row, tok, lp) in enumerate(zip(active, nxt.tolist(), picked)):

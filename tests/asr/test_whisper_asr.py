@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import flite_clip
+import torch
+
+from conftest import flite_clip, speechlike
 from espnet_pise.asr.whisper_tokenizer import WhisperTokenIDConverter, WhisperTokenizer, token_list
 
 
@@ -75,3 +77,122 @@ def test_missing_checkpoint_is_named(tmp_path):
     res = _run(["espnet_pise.bin.whisper_asr_config", "--whisper_model", str(tmp_path / "nope.pt"),
                 "--out_dir", str(tmp_path / "x")], tmp_path)
     assert res.returncode != 0 and "nope.pt: no such Whisper checkpoint" in res.stderr
+
+
+SENTENCES = {
+    "a_short": "hello there",
+    "b_fox": "the quick brown fox jumps over the lazy dog",
+    "c_long": "and the earth was without form and void and darkness was upon the face of the deep",
+    "d_mid": "in the beginning god created the heaven and the earth",
+}
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("clips")
+    lines = [f"{uid} {flite_clip(text, d / f'{uid}.wav')}\n" for uid, text in SENTENCES.items()]
+    (d / "wav.scp").write_text("".join(lines))
+    return d / "wav.scp"
+
+
+@pytest.fixture(scope="module")
+def s2t(whisper_exp):
+    from espnet_pise import register
+
+    register()
+    from espnet2.bin.asr_inference import Speech2Text
+
+    return Speech2Text(asr_train_config=str(whisper_exp / "config.yaml"), device="cpu", beam_size=1, ctc_weight=0.0,
+                       lm_weight=0.0, penalty=0.0, maxlenratio=0.3, minlenratio=0.0, nbest=1)
+
+
+def test_batched_greedy_equals_beam_search_and_single_utterances(s2t, clips):
+    """search: greedy gives ESPnet's beam-1 transcripts, and the same in batches of any size
+    (utterances of different lengths; one leaves the batch at its end-of-text before the others)."""
+    from espnet_pise.bin.decode_sets import greedy_hyps, one_by_one_hyps
+
+    beam = one_by_one_hyps(s2t, clips, 16000)
+    single = greedy_hyps(s2t, clips, 16000, 1, {})
+    assert single == beam
+    for batch_size in (3, 4):
+        assert greedy_hyps(s2t, clips, 16000, batch_size, {}) == single
+    assert "The quick brown fox jumps over the lazy dog." in beam[1]
+
+
+GUARD = dict(temperatures=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0], compression_ratio_threshold=2.4, logprob_threshold=-1.0,
+             no_speech_threshold=0.6, suppress_blank=True, suppress_tokens="-1")
+
+
+def test_guard_transcripts_are_openai_whisper_transcribe(s2t, clips, whisper_ckpt):
+    """With transcribe's fallback options on clean speech, search: greedy gives whisper.transcribe's text."""
+    import whisper
+
+    from espnet_pise.bin.decode_sets import greedy_hyps
+    from espnet_pise.ssl.whisper_model import load_whisper
+
+    model = load_whisper(whisper_ckpt)
+    s2t.maxlenratio = -224  # transcribe's sample_len: n_text_ctx // 2 tokens
+    try:
+        hyps = greedy_hyps(s2t, clips, 16000, 4, dict(GUARD))
+    finally:
+        s2t.maxlenratio = 0.3
+    for line, (uid, path) in zip(hyps, [ln.split() for ln in clips.read_text().splitlines()]):
+        # transcribe pads the log-mel of the audio with zeros (not the log-mel of silence): given the
+        # audio zero-padded to the 30 s window, it sees the input that Whisper's decode and search: greedy see
+        audio = whisper.pad_or_trim(torch.from_numpy(sf.read(path, dtype="float32")[0]))
+        ref = whisper.transcribe(model, audio, language="en", without_timestamps=True, fp16=False,
+                                 condition_on_previous_text=False, **{k: v for k, v in GUARD.items() if k != "temperatures"},
+                                 temperature=tuple(GUARD["temperatures"]))["text"].strip()
+        got_uid, got = line.split(maxsplit=1)
+        assert got_uid == uid and got.strip() == ref and ref
+
+
+def test_fallback_decodes_again_only_what_it_rejects(whisper_ckpt, monkeypatch):
+    """Only rejected utterances are decoded at the next temperature; sampled draws are seeded per
+    utterance, so an utterance's transcript does not depend on its batch mates."""
+    from espnet_pise.asr import whisper as w
+    from espnet_pise.ssl.whisper_model import encoder_states, load_whisper
+
+    model = load_whisper(whisper_ckpt)
+    wavs = [speechlike(16000, 11), speechlike(12000, 12), speechlike(16000, 13)]
+    with torch.no_grad():
+        enc = torch.stack([encoder_states(model.encoder, x[None], torch.tensor([len(x)]), pad_to_s=4, whole_window=True)[0][-1][0]
+                           for x in wavs])
+    calls = []
+    orig = w.greedy_batch
+
+    def spy(decoder, e, *a, **k):
+        calls.append((a[3], e.shape[0]))
+        return orig(decoder, e, *a, **k)
+
+    monkeypatch.setattr(w, "greedy_batch", spy)
+    prompt, uids = [50258, 50259, 50359, 50363], ["u0", "u1", "u2"]
+    plain = w.decode_with_fallback(model.decoder, enc, uids, prompt, 20)
+    assert calls == [(0.0, 3)] and all(r["temperature"] == 0.0 for r in plain)
+    # a threshold that rejects exactly the least likely transcript: only that one is decoded again
+    worst = min(range(3), key=lambda i: plain[i]["avg_logprob"])
+    limit = sorted(r["avg_logprob"] for r in plain)[1]
+    calls.clear()
+    res = w.decode_with_fallback(model.decoder, enc, uids, prompt, 20, temperatures=[0.0, 0.5, 1.0], logprob_threshold=limit)
+    assert calls[0] == (0.0, 3) and calls[1] == (0.5, 1)
+    assert [r["tokens"] for i, r in enumerate(res) if i != worst] == [r["tokens"] for i, r in enumerate(plain) if i != worst]
+    # forced fallback for everyone (threshold 0): batch of 3 and each alone give the same sampled tokens
+    forced = w.decode_with_fallback(model.decoder, enc, uids, prompt, 20, temperatures=[0.0, 0.7], logprob_threshold=0.0)
+    alone = [w.decode_with_fallback(model.decoder, enc[i : i + 1], uids[i : i + 1], prompt, 20, temperatures=[0.0, 0.7],
+                                    logprob_threshold=0.0)[0] for i in range(3)]
+    assert [r["tokens"] for r in forced] == [r["tokens"] for r in alone]
+    assert all(r["temperature"] == 0.7 for r in forced)
+
+
+def test_greedy_options_are_checked(tmp_path):
+    from espnet_pise.bin.decode_sets import main
+
+    conf = tmp_path / "decode.yaml"
+    scp = tmp_path / "wav.scp"
+    scp.write_text("u1 /nonexistent.wav\n")
+    for text, message in (("search: beam\ntemperatures: [0.0]\n", "apply to search: greedy only"),
+                          ("search: greedy\nbatch_size: 0\n", "batch_size must be >= 1"),
+                          ("search: greedy\ncompute_dtype: float16\n", "compute_dtype must be float32 or bfloat16")):
+        conf.write_text(text)
+        with pytest.raises(SystemExit, match=message):
+            main(["--config", str(conf), "--asr_train_config", "c.yaml", f"x={scp}:{tmp_path / 'out'}"])

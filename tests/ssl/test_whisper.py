@@ -95,3 +95,49 @@ def test_bad_sources_and_inputs(whisper_ckpt, tmp_path):
     teacher = SSLTeacher(f"whisper:{whisper_ckpt}")
     with pytest.raises(ValueError, match=r"31.0 s\): longer than Whisper's 30 s window"):
         teacher(torch.zeros(1, 31 * 16000))
+
+
+def test_fitted_window_never_truncates_and_depends_on_the_utterance_only(whisper_ckpt):
+    from espnet_pise.ssl.whisper_model import WINDOW_SAMPLES, window_samples
+
+    lens = torch.tensor([400, 15999, 16000, 16001, 41000, WINDOW_SAMPLES - 100, WINDOW_SAMPLES])
+    for margin, step in ((0.0, 1.0), (1.0, 1.0), (2.0, 0.5), (0.3, 7.0)):
+        win = window_samples(lens, fit_margin_s=margin, fit_step_s=step)
+        assert (win >= lens).all() and (win <= WINDOW_SAMPLES).all()
+        inside = win < WINDOW_SAMPLES  # below the 30 s cap: length + margin, rounded up to the step
+        assert (win[inside] >= lens[inside] + int(margin * 16000)).all()
+        assert (win[inside] % int(step * 16000) == 0).all()
+    with pytest.raises(ValueError, match="exclude each other"):
+        window_samples(lens, pad_to_s=10, fit_margin_s=1.0)
+    # features: each utterance's own frames, equal to a fixed window of its fitted length, in any batch
+    model = load_whisper(whisper_ckpt)
+    a, b = speechlike(20000, 7), speechlike(9000, 8)
+    batch = torch.zeros(2, 20000)
+    batch[0], batch[1, :9000] = a, b
+    with torch.no_grad():
+        states, flens = encoder_states(model.encoder, batch, torch.tensor([20000, 9000]), fit_margin_s=1.0)
+        alone, _ = encoder_states(model.encoder, b[None], torch.tensor([9000]), pad_to_s=2.0)
+    assert flens.tolist() == encoder_frames(torch.tensor([20000, 9000])).tolist()
+    torch.testing.assert_close(states[-1][1, :28], alone[-1][0], atol=1e-4, rtol=1e-4)
+
+
+def test_bf16_teacher_loss_is_finite_and_close_to_float32(whisper_ckpt):
+    """compute_dtype bfloat16: finite loss within 2 % of float32, enhanced-speech gradient cosine > 0.98
+    (bench/ssl_step.py measures the same on a training batch), weights stay float32."""
+    ref = torch.stack([speechlike(16000, 9), speechlike(16000, 10)])
+    ref[1, 12000:] = 0
+    inf0 = ref + 0.05 * torch.randn(ref.shape, generator=torch.Generator().manual_seed(0))
+    out = {}
+    for dtype in ("float32", "bfloat16"):
+        loss = SSLMSELoss(ssl_source=f"whisper:{whisper_ckpt}", arch_conf={"pad_to_s": 4, "compute_dtype": dtype})
+        inf = inf0.clone().requires_grad_(True)
+        value = loss(ref, inf, torch.tensor([16000, 12000]))
+        value.sum().backward()
+        out[dtype] = (value.detach(), inf.grad.flatten())
+        assert value.dtype == torch.float32 and torch.isfinite(value).all() and torch.isfinite(inf.grad).all()
+        assert all(p.dtype == torch.float32 for p in loss.teacher.upstream.parameters())
+    (v32, g32), (v16, g16) = out["float32"], out["bfloat16"]
+    assert ((v16 - v32).abs() <= 0.02 * v32.abs()).all(), (v16, v32)
+    assert torch.nn.functional.cosine_similarity(g16, g32, dim=0) > 0.98
+    with pytest.raises(ValueError, match="compute_dtype must be one of"):
+        SSLTeacher(f"whisper:{whisper_ckpt}", arch_conf={"compute_dtype": "float16"})
