@@ -6,6 +6,8 @@ Without DIR (or where DIR has no ``wav.scp``): n KJV sentences of the embedded c
 flite (``espnet_pise.bin.get_whisper.synthesize``) and mixed with pink noise at 5-15 dB
 (``espnet_pise.data.mixing``), written under ``work`` with a wav.scp / spk1.scp / text.
 """
+import datetime
+import io
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,3 +131,22 @@ def machine() -> str:
         pass
     return (f"{name}, {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}), "
             f"{torch.get_num_threads()} threads")
+
+
+class Printout:
+    """``say(line)`` prints a line and keeps it; ``save(out, name)`` writes what was said to ``out``
+    (default ``bench/results/NAME_DATE.txt``)."""
+
+    def __init__(self):
+        self.buf = io.StringIO()
+
+    def __call__(self, line: str = "") -> None:
+        print(line, flush=True)
+        self.buf.write(line + "\n")
+
+    def save(self, out: Optional[Path], name: str) -> Path:
+        out = out or Path(__file__).resolve().parent / "results" / f"{name}_{datetime.date.today():%Y%m%d}.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(self.buf.getvalue())
+        print(f"# written {out}")
+        return out

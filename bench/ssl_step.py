@@ -25,7 +25,6 @@ moves of the clean reference).
 """
 import argparse
 import datetime
-import io
 import statistics
 import sys
 import tempfile
@@ -38,7 +37,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from _data import git_revision, load_set, machine  # noqa: E402
+from _data import Printout, git_revision, load_set, machine  # noqa: E402
 from whisper_cost import relative_distance  # noqa: E402
 
 CONF = ROOT / "egs/mini_noisy/pise1/conf/tuning"
@@ -120,11 +119,7 @@ def main():
     ap.add_argument("--out", type=Path, help="default bench/results/ssl_step_DATE.txt")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    buf = io.StringIO()
-
-    def say(line=""):
-        print(line, flush=True)
-        buf.write(line + "\n")
+    say = Printout()
 
     from espnet_pise import register
     from espnet_pise.ssl.teacher import SSLTeacher
@@ -180,10 +175,7 @@ def main():
                 say(f"| {fe} | {loss} | {name} | {audio / wall:.2f} | {wall:.2f} | {cpu:.2f} | {base[0] / wall:.2f} | "
                     f"{dist:.4f} | {rel:.4f}{finite} | {cos:.4f} |")
                 del enh, opt
-    out = args.out or ROOT / "bench/results" / f"ssl_step_{datetime.date.today():%Y%m%d}.txt"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(buf.getvalue())
-    print(f"# written {out}")
+    say.save(args.out, "ssl_step")
 
 
 if __name__ == "__main__":

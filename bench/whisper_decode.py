@@ -10,7 +10,8 @@ recipe's ``decode_whisper.yaml``), then, on the same utterances (after one warm-
 * ``beam (today)``: ESPnet's beam search, one utterance at a time (``search: beam``, beam 1);
 * ``greedy, batch N``: ``search: greedy`` of ``espnet_pise.bin.decode_sets`` (each utterance
   encoded alone, the decoder batched with cached keys/values, early exit at end-of-text);
-* ``greedy, batch N, bf16``: the same under bf16 autocast (``compute_dtype: bfloat16``);
+* ``greedy, batch N, bf16``: the same under bf16 autocast (``compute_dtype: bfloat16``), at the
+  smallest and the largest batch size;
 * ``window length + M s``: greedy with the recogniser's window fitted to each utterance
   (``encoder_conf: {pad_to_s: null, fit_margin_s: M}``) instead of the fixed window;
 * ``greedy + fallback``: the repetition guard (openai-whisper ``transcribe``'s temperature fallback,
@@ -19,7 +20,8 @@ recipe's ``decode_whisper.yaml``), then, on the same utterances (after one warm-
 
 Prints utterances per second (wall clock), the speed-up over today's path, CPU seconds per
 utterance (process time: what the figures mean on a machine shared with other jobs), and the number of transcripts that
-differ from today's (``vs beam``) and from greedy batch 1 (``vs batch 1``): batching must give 0.
+differ from today's (``vs beam``) and from greedy batch 1 in the same precision (``vs batch 1``:
+bf16 rows against bf16 batch 1): batching must give 0.
 Without ``--data`` (or without its wav.scp) it synthesizes utterances with flite + pink noise.
 """
 import argparse
@@ -37,7 +39,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from _data import git_revision, load_set, machine, write_lists  # noqa: E402
+from _data import Printout, git_revision, load_set, machine, write_lists  # noqa: E402
 
 GUARD = dict(temperatures=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0], compression_ratio_threshold=2.4, logprob_threshold=-1.0)
 
@@ -58,11 +60,7 @@ def main():
     ap.add_argument("--out", type=Path, help="also write the output here (default bench/results/whisper_decode_DATE.txt)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    buf = io.StringIO()
-
-    def say(line=""):
-        print(line, flush=True)
-        buf.write(line + "\n")
+    say = Printout()
 
     from espnet_pise import register
     from espnet_pise.bin import decode_sets, whisper_asr_config
@@ -89,8 +87,9 @@ def main():
     runs = [("beam (today)", None)]
     for b in args.batch_sizes:
         runs.append((f"greedy, batch {b}", dict(batch_size=b)))
-    if not args.no_bf16:
-        runs.append((f"greedy, batch {max(args.batch_sizes)}, bf16", dict(batch_size=max(args.batch_sizes), compute_dtype="bfloat16")))
+    if not args.no_bf16:  # bf16 changes transcripts: its batched rows are compared with bf16 batch 1
+        for b in sorted({min(args.batch_sizes), max(args.batch_sizes)}):
+            runs.append((f"greedy, batch {b}, bf16", dict(batch_size=b, compute_dtype="bfloat16")))
     if not args.no_guard:
         runs.append((f"greedy, batch {max(args.batch_sizes)} + fallback", dict(batch_size=max(args.batch_sizes), **GUARD)))
     for margin in args.fit_margins:
@@ -131,7 +130,8 @@ def main():
         rate = len(utts) / elapsed
         base_rate, base_cpu = base_rate or rate, base_cpu or cpu
         beam = sum(a != b for a, b in zip(hyps, texts["beam (today)"]))
-        b1 = texts.get(f"greedy, batch {args.batch_sizes[0]}")
+        bf16 = ", bf16" if conf is not None and conf.get("compute_dtype") == "bfloat16" else ""
+        b1 = texts.get(f"greedy, batch {min(args.batch_sizes)}{bf16}")
         vs1 = "-" if b1 is None or conf is None else str(sum(a != b for a, b in zip(hyps, b1)))
         again = "-" if not calls else str(sum(n for temp, n in calls if temp > 0))
         say(f"| {name} | {rate:.2f} | {rate / base_rate:.2f} | {cpu:.3f} | {base_cpu / cpu:.2f} | {beam} | {vs1} | {again} |")
@@ -140,10 +140,7 @@ def main():
         diff = [(a, b) for a, b in zip(hyps, texts["beam (today)"]) if a != b]
         for a, b in diff[:5]:
             say(f"# {name} differs: {a.strip()!r} (beam: {b.split(maxsplit=1)[1:]!r})")
-    out = args.out or ROOT / "bench/results" / f"whisper_decode_{datetime.date.today():%Y%m%d}.txt"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(buf.getvalue())
-    print(f"# written {out}")
+    say.save(args.out, "whisper_decode")
 
 
 if __name__ == "__main__":

@@ -65,3 +65,15 @@ def flite_clip(text: str, path: Path) -> Path:
     if not synthesize(text, path):
         pytest.skip("flite/sox not installed")
     return path
+
+
+def enh_s2t_data_args(data) -> list:
+    """enh_s2t_train's data options (noisy speech, clean reference, transcript) for train and valid."""
+    args = []
+    for split in ("train", "valid"):
+        args += [f"--{split}_data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
+                 f"--{split}_data_path_and_name_and_type", f"{data}/spk1.scp,speech_ref1,sound",
+                 f"--{split}_data_path_and_name_and_type", f"{data}/text_spk1,text_spk1,text",
+                 f"--{split}_shape_file", f"{data}/speech_mix_shape",
+                 f"--{split}_shape_file", f"{data}/text_spk1_shape"]
+    return args

@@ -15,7 +15,7 @@ import soundfile as sf
 import torch
 import yaml
 
-from conftest import TINY_ARCH, write_enh_data
+from conftest import TINY_ARCH, enh_s2t_data_args, write_enh_data
 
 # what a user passes as --python: the console script next to the venv's interpreter
 PYTHON = shutil.which("espnet-pise-python", path=str(Path(sys.executable).parent))
@@ -216,13 +216,7 @@ def test_enh_s2t_train_and_both_inferences(tmp_path):
         num_workers=0, use_tensorboard=False, seed=0,
     )
     (tmp_path / "conf.yaml").write_text(yaml.safe_dump(conf))
-    data_args = []
-    for split in ("train", "valid"):
-        data_args += [f"--{split}_data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
-                      f"--{split}_data_path_and_name_and_type", f"{data}/spk1.scp,speech_ref1,sound",
-                      f"--{split}_data_path_and_name_and_type", f"{data}/text_spk1,text_spk1,text",
-                      f"--{split}_shape_file", f"{data}/speech_mix_shape",
-                      f"--{split}_shape_file", f"{data}/text_spk1_shape"]
+    data_args = enh_s2t_data_args(data)
     _espnet("enh_s2t_train", "--config", "conf.yaml", "--ngpu", 0, "--token_type", "char", "--token_list", "tokens.txt",
             "--use_preprocessor", "true", "--text_name", "text_spk1", "--output_dir", "exp", *data_args,
             cwd=tmp_path, env=_plain_env())

@@ -4,7 +4,8 @@
         --se_exps noisy:exp/noisy_input enh_ssl_mse:exp/enh_ssl_mse ... --test_sets test_seen ... \\
         --out RESULTS.md --plot_dir exp/plots
 
-Tables: WER (with substitution/deletion/insertion rates), PESQ-WB, STOI, SI-SDR; rows = systems,
+Tables: WER (with substitution/deletion/insertion rates), differences to the baselines, the WER
+change on the ``_shift`` / ``_speed`` copies of a test set, PESQ-WB, STOI, SI-SDR; rows = systems,
 columns = test sets.  A missing result is an error (the report must cover every system and set),
 unless --allow_missing.  The tables are built by ``espnet_pise.report``.
 """
@@ -30,6 +31,8 @@ def get_parser() -> argparse.ArgumentParser:
     ap.add_argument("--allow_missing", action="store_true")
     ap.add_argument("--baselines", nargs="*", default=["noisy", "enh_ssl_mse"],
                     help="systems every other system's WER is compared with (paired bootstrap 95 %% interval)")
+    ap.add_argument("--robustness_reference", help="the system whose WER change on the _shift / _speed copies "
+                    "every other system's change is compared with (default: the last of --baselines)")
     return ap
 
 
@@ -40,6 +43,7 @@ def main(argv=None):
         data_dir=args.data_dir, plot_dir=args.plot_dir, ssl_model=args.ssl_model, analysis=args.analysis,
         alignment_system=args.alignment_system, title=args.title, allow_missing=args.allow_missing,
         baselines=args.baselines,
+        robustness_reference=args.robustness_reference or (args.baselines[-1] if args.baselines else None),
     )
     print(f"{args.out}: {len(args.systems)} systems x {len(args.test_sets)} test sets")
 

@@ -12,9 +12,9 @@ import argparse
 from pathlib import Path
 
 import torch
-import yaml
 
 from espnet_pise import register
+from espnet_pise.bin.atomic import write_config
 
 
 def enh_args(separator: str, separator_conf, extra=()):
@@ -57,10 +57,7 @@ def main(argv=None):
     tmp = args.out_dir / "valid.loss.best.pth.tmp"
     torch.save(model.state_dict(), tmp)
     tmp.rename(args.out_dir / "valid.loss.best.pth")
-    tmp = args.out_dir / "config.yaml.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        yaml.safe_dump(vars(config), f, allow_unicode=True, sort_keys=False)
-    tmp.rename(args.out_dir / "config.yaml")
+    write_config(config, args.out_dir)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ with it, and an ``enh_s2t`` config can use the same encoder/decoder settings for
 import argparse
 from pathlib import Path
 
-import yaml
 
 from espnet_pise import register
+from espnet_pise.bin.atomic import write_config
 
 
 def asr_args(whisper_model: str, token_list: str, pad_to_s: str, extra=()):
@@ -53,10 +53,7 @@ def main(argv=None):
     config = asr_args(str(Path(args.whisper_model).resolve()), str(tokens), args.pad_to_s)
     ASRTask.build_model(config)  # fails here, not at decoding time, on a bad checkpoint; makes token_list a list
     config.token_list = str(tokens)  # keep the config small: ESPnet reads a path as well
-    tmp = args.out_dir / "config.yaml.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        yaml.safe_dump(vars(config), f, allow_unicode=True, sort_keys=False)
-    tmp.rename(args.out_dir / "config.yaml")
+    write_config(config, args.out_dir)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import os
 import platform
 import subprocess
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from espnet_pise.report import plots, tables
 from espnet_pise.report.alignment import alignment_plot
@@ -54,6 +54,7 @@ def write_results(
     title: str = "mini_noisy pise1",
     allow_missing: bool = False,
     baselines: List[str] = ("noisy", "enh_ssl_mse"),
+    robustness_reference: Optional[str] = None,
 ) -> None:
     """Write ``out`` and the plots under ``plot_dir``; SystemExit listing what is missing."""
     missing: List[str] = []
@@ -63,6 +64,7 @@ def write_results(
     if missing and not allow_missing:
         raise SystemExit("results missing (rerun the stage that makes them):\n  " + "\n  ".join(missing))
     diff_tables = tables.wer_difference_tables(asr, systems, test_sets, list(baselines))
+    robust_tables = tables.robustness_tables(asr, systems, test_sets, robustness_reference)
 
     plot_dir.mkdir(parents=True, exist_ok=True)
     by_snr = tables.wer_by_snr(asr, systems, test_sets, data_dir)
@@ -88,6 +90,7 @@ def write_results(
         tables.markdown_table("WER", asr.wer_cells, test_sets),
         tables.markdown_table("CER", asr.cer_cells, test_sets),
         *diff_tables,
+        *robust_tables,
         "## Speech enhancement (enhanced vs clean reference; `noisy` = unprocessed input)",
         "",
         tables.markdown_table("PESQ (wide band)", se["pesq_wb"], ref_sets),

@@ -138,6 +138,53 @@ def wer_difference_tables(scores: AsrScores, systems: List[str], test_sets: List
     return tables
 
 
+MOVED_SUFFIXES = ("_shift", "_speed")  # copies of a test set, same utterance ids, moved in time
+
+
+def moved_sets(test_sets: List[str]) -> List[Tuple[str, str]]:
+    """(moved copy, its base set) for every ``<base>_shift`` / ``<base>_speed`` whose base is listed."""
+    return [(s, s[: -len(x)]) for s in test_sets for x in MOVED_SUFFIXES if s.endswith(x) and s[: -len(x)] in test_sets]
+
+
+def _change(per_utt_moved: dict, per_utt_base: dict) -> dict:
+    """Per utterance: errors on the moved copy minus errors on the base set (same ids, same words)."""
+    if set(per_utt_moved) != set(per_utt_base):
+        raise ValueError(f"a moved test set and its base set hold different utterances "
+                         f"({len(set(per_utt_moved) ^ set(per_utt_base))} differ)")
+    return {u: [per_utt_moved[u][0] - per_utt_base[u][0], per_utt_base[u][1]] for u in per_utt_base}
+
+
+def robustness_tables(scores: AsrScores, systems: List[str], test_sets: List[str], reference: Optional[str]) -> List[str]:
+    """How much each system's WER changes when the speech is moved (``_shift``: a 0.1-1 s offset;
+    ``_speed``: 0.9 / 1.1 speed), relative to its own unmoved set, with a paired bootstrap 95 %
+    interval over utterances; and that change minus the ``reference`` system's (where a
+    position-invariant loss should differ from ``ssl_mse``)."""
+    pairs = moved_sets(test_sets)
+    if not pairs:
+        return []
+    change: Rows = {}
+    vs_ref: Rows = {}
+    for system in systems:
+        change[system], vs_ref[system] = {}, {}
+        for moved, base in pairs:
+            have = scores.per_utt[system]
+            if moved not in have or base not in have:
+                continue
+            d = _change(have[moved], have[base])
+            zero = {u: [0, n] for u, (_, n) in d.items()}
+            change[system][moved] = interval(wer_difference(d, zero))
+            ref = scores.per_utt.get(reference, {})
+            if reference and system != reference and moved in ref and base in ref:
+                vs_ref[system][moved] = interval(wer_difference(d, _change(ref[moved], ref[base])))
+    columns = [m for m, _ in pairs]
+    out = [markdown_table("WER change on the moved copies: WER(copy) - WER(own unmoved set), points, "
+                          "paired bootstrap 95 % interval", change, columns)]
+    if any(vs_ref.values()):
+        out.append(markdown_table(f"That change minus `{reference}`'s change (negative: more robust to the "
+                                  f"move than `{reference}`)", {k: v for k, v in vs_ref.items() if v}, columns))
+    return out
+
+
 def wer_by_snr(scores: AsrScores, systems: List[str], test_sets: List[str], data_dir: Path) -> Dict[str, Dict[str, Dict[str, float]]]:
     """{test set: {system: {SNR: WER %}}} for the sets whose utt2category names the SNR."""
     by_snr: Dict[str, Dict[str, Dict[str, float]]] = {}

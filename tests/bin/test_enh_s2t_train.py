@@ -8,7 +8,7 @@ import soundfile as sf
 import torch
 import yaml
 
-from conftest import TINY_SSL, se_model, write_enh_data
+from conftest import TINY_SSL, enh_s2t_data_args, se_model, write_enh_data
 from espnet_pise.enh.pretrained import load_converted
 
 
@@ -43,13 +43,7 @@ def test_nsnet2_with_whisper_trains_and_enhances(tmp_path, whisper_ckpt):
         num_workers=0, use_tensorboard=False, seed=0,
     )
     (tmp_path / "conf.yaml").write_text(yaml.safe_dump(conf))
-    data_args = []
-    for split in ("train", "valid"):
-        data_args += [f"--{split}_data_path_and_name_and_type", f"{data}/wav.scp,speech,sound",
-                      f"--{split}_data_path_and_name_and_type", f"{data}/spk1.scp,speech_ref1,sound",
-                      f"--{split}_data_path_and_name_and_type", f"{data}/text_spk1,text_spk1,text",
-                      f"--{split}_shape_file", f"{data}/speech_mix_shape",
-                      f"--{split}_shape_file", f"{data}/text_spk1_shape"]
+    data_args = enh_s2t_data_args(data)
     _run(["espnet_pise.bin.enh_s2t_train", "--config", "conf.yaml", "--ngpu", 0, "--token_type", "whisper_multilingual",
           "--bpemodel", "whisper_multilingual", "--token_list", "tokens.txt", "--use_preprocessor", "true",
           "--text_name", "text_spk1", "--output_dir", "exp", *data_args], tmp_path)

@@ -34,3 +34,22 @@ def test_reference_sets_and_markdown(tmp_path):
     text = tables.markdown_table("WER", {"noisy": {"a": "1.0"}}, ["a", "b"])
     assert text == "### WER\n\n|system|a|b|\n|---|---|---|\n|noisy|1.0|-|\n"
     assert tables.interval((-1.6, -5.8, 4.1)) == "-1.6 [-5.8, +4.1]"
+
+
+def test_robustness_tables_change_on_moved_copies_and_vs_reference(tmp_path):
+    n = 60
+    base = {f"u{i}": [1, 10] for i in range(n)}
+    _scores(tmp_path, "a", "test_seen", base)
+    _scores(tmp_path, "a", "test_seen_shift", {u: [3, 10] for u in base})  # +2 errors each: +20 points
+    _scores(tmp_path, "ref", "test_seen", base)
+    _scores(tmp_path, "ref", "test_seen_shift", {u: [1 + (i % 2), 10] for i, u in enumerate(base)})  # +5 points
+    sets = ["test_seen", "test_seen_shift", "test_unseen_speed"]  # test_unseen absent: its copy is no pair
+    assert tables.moved_sets(sets) == [("test_seen_shift", "test_seen")]
+    missing = []
+    scores = tables.read_asr_scores(tmp_path / "asr", ["a", "ref"], ["test_seen", "test_seen_shift"], missing)
+    change, vs_ref = tables.robustness_tables(scores, ["a", "ref"], sets, "ref")
+    assert "|a|+20.0 [+20.0, +20.0]|" in change and "|ref|+5.0 [" in change
+    row = next(line for line in vs_ref.splitlines() if line.startswith("|a|"))
+    d, lo, hi = (float(x) for x in row.split("|")[2].replace("[", "").replace("]", "").replace(",", "").split())
+    assert d == 15.0 and 10 < lo <= d <= hi < 20 and "|ref|" not in vs_ref
+    assert tables.robustness_tables(scores, ["a"], ["test_seen"], "ref") == []
