@@ -22,10 +22,11 @@ openai-whisper ``transcribe``'s temperature fallback; off by default):
 ``no_speech_threshold`` (default null each), ``suppress_blank`` (false), ``suppress_tokens``
 ("": none; "-1": Whisper's non-speech symbols), ``sampling_seed`` (0).  Only the utterances
 the thresholds reject are decoded again.  ``compute_dtype: bfloat16`` runs encoder and decoder
-under CPU/GPU bf16 autocast (log-mel and log-probabilities in float32; default float32:
-transcripts then differ from float32 ones, see bench/whisper_decode.py).
+under CPU/GPU bf16 autocast (log-mel, log-probabilities and a joint model's SE front end in
+float32; default float32: transcripts then differ from float32 ones, see bench/whisper_decode.py).
 """
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -158,6 +159,26 @@ def max_tokens(maxlenratio: float, frames: int) -> int:
     return max(1, int(maxlenratio * frames))
 
 
+@contextlib.contextmanager
+def _front_end_in_float32(enh_model, device_type: str):
+    """A joint (enh_s2t) model's SE front end enhances in float32 under the recogniser's bf16
+    autocast: its spectral masks are complex, which bf16 does not have."""
+    if enh_model is None:
+        yield
+        return
+    forward = enh_model.forward_enhance
+
+    def float32_forward(*args, **kwargs):
+        with torch.autocast(device_type, enabled=False):
+            return forward(*args, **kwargs)
+
+    enh_model.forward_enhance = float32_forward
+    try:
+        yield
+    finally:
+        del enh_model.forward_enhance  # the class's method again
+
+
 def greedy_hyps(s2t, scp: Path, fs: int, batch_size: int, conf: dict, name: str = "") -> List[str]:
     """``UID TEXT`` lines of a wav.scp by batched greedy decoding (``search: greedy``)."""
     from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
@@ -169,7 +190,8 @@ def greedy_hyps(s2t, scp: Path, fs: int, batch_size: int, conf: dict, name: str 
         raise SystemExit(f"search: greedy needs the Whisper decoder pise_whisper, not {type(asr.decoder).__name__}")
     conf = dict(conf)
     bf16 = conf.pop("compute_dtype", "float32") == "bfloat16"
-    autocast = torch.autocast(torch.device(s2t.device).type, dtype=torch.bfloat16, enabled=bf16)
+    device_type = torch.device(s2t.device).type
+    autocast = torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16)
     prompt = [int(t) for t in (s2t.beam_search.hyp_primer or [asr.sos])]
     utts = list(read_scp(scp).items())
     texts: Dict[str, str] = {}
@@ -183,7 +205,7 @@ def greedy_hyps(s2t, scp: Path, fs: int, batch_size: int, conf: dict, name: str 
             ids = [t for t in r["tokens"] if t != 0]  # Speech2Text drops id 0 (ESPnet's blank)
             texts[uid] = s2t.tokenizer.tokens2text(s2t.converter.ids2tokens(ids)) if ids else ""
 
-    with torch.no_grad(), autocast:
+    with torch.no_grad(), autocast, _front_end_in_float32(getattr(s2t.asr_model, "enh_model", None), device_type):
         for uid, path in tqdm(utts, desc=f"decode {name}", file=sys.stderr):
             wav = torch.as_tensor(load_wav(scp, uid, path, fs))
             try:

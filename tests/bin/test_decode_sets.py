@@ -75,3 +75,23 @@ def test_unknown_search_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="search must be"):
         main(["--config", str(conf), "--asr_train_config", "c.yaml", "--asr_model_file", "m.pth",
               f"x={scp}:{tmp_path / 'out'}"])
+
+
+def test_joint_model_front_end_enhances_in_float32_under_bf16():
+    """search: greedy with compute_dtype bfloat16: a joint model's SE front end (complex masks: GTCRN has
+    no bf16 path) runs with autocast off; the recogniser around it keeps bf16."""
+    from espnet_pise.bin.decode_sets import _front_end_in_float32
+
+    class Enh(torch.nn.Module):
+        def forward_enhance(self, speech, lengths):
+            assert not torch.is_autocast_enabled("cpu")
+            spec = torch.stft(speech, 64, 16, window=torch.hann_window(64), return_complex=True)
+            return spec * torch.complex(torch.ones(()), torch.zeros(()))  # fails on bf16
+
+    enh = Enh()
+    with torch.autocast("cpu", dtype=torch.bfloat16), _front_end_in_float32(enh, "cpu"):
+        assert enh.forward_enhance(torch.randn(1, 800), None).dtype == torch.complex64
+        assert torch.is_autocast_enabled("cpu")
+    assert "forward_enhance" not in vars(enh)  # the class's method again
+    with _front_end_in_float32(None, "cpu"):  # an ASR model has no front end
+        pass

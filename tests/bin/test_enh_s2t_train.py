@@ -64,3 +64,10 @@ def test_nsnet2_with_whisper_trains_and_enhances(tmp_path, whisper_ckpt):
     for uid, path in rows:
         wav, fs = sf.read(path)
         assert fs == 16000 and len(wav) == sf.info(f"{data}/wav/{uid}_noisy.wav").frames
+    # the recipe's decoding of a joint model: batched greedy under bf16 (the SE front end stays float32)
+    (tmp_path / "decode.yaml").write_text("search: greedy\nbatch_size: 4\ncompute_dtype: bfloat16\nbeam_size: 1\n"
+                                          "ctc_weight: 0.0\nlm_weight: 0.0\nmaxlenratio: 0.3\n")
+    _run(["espnet_pise.bin.decode_sets", "--config", "decode.yaml", "--asr_train_config", "exp/config.yaml",
+          "--asr_model_file", "exp/1epoch.pth", "--enh_s2t_task", "true", f"t={data}/wav.scp:dec"], tmp_path)
+    hyps = [r.split(maxsplit=1)[0] for r in (tmp_path / "dec" / "1best_recog" / "text").read_text().splitlines()]
+    assert hyps == uids

@@ -15,7 +15,12 @@ pytestmark = pytest.mark.timeout(2400)  # the module fixture runs all ten stages
 RECIPE = Path(__file__).resolve().parents[2] / "egs" / "mini_noisy" / "pise1"
 # run.sh's default front end: the pretrained GTCRN as is, with observation adding, fine-tuned, joint
 SYSTEMS = ["noisy", "gtcrn", "gtcrn_obs_add", "gtcrn_ssl_mse", "gtcrn_ssl_mse_pad", "gtcrn_ssl_sdtw", "gtcrn_joint_ssl_sdtw"]
-TEST_SETS = ["test_seen", "test_unseen"]  # run.sh's default: Whisper decodes the two noisy sets
+# run.sh's default: every test set; SE metrics where a clean reference differs from the input
+TEST_SETS = ["test_clean", "test_seen", "test_seen_shift", "test_seen_speed", "test_unseen", "test_unseen_shift",
+             "test_unseen_speed"]
+REF_SETS = [s for s in TEST_SETS if s != "test_clean"]
+MOVED = [s for s in TEST_SETS if s.endswith(("_shift", "_speed"))]
+INTERVAL = r"[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\]"
 
 
 def run(recipe: Path, *args: str) -> str:
@@ -53,14 +58,23 @@ def test_results_cover_every_system_and_test_set(recipe):
         t = table(results, title)
         assert sorted(t) == sorted(SYSTEMS)
         for system in SYSTEMS:
-            for s in TEST_SETS:
+            for s in REF_SETS:
                 float(t[system][s])
     for base in ("noisy", "gtcrn", "gtcrn_ssl_mse"):  # paired bootstrap intervals against each baseline
         diffs = table(results, next(t for t in re.findall(r"### (WER difference to `" + base + r"`.*)", results)))
         assert sorted(diffs) == sorted(set(SYSTEMS) - {base})
         for system in diffs:
             for s in TEST_SETS:
-                assert re.fullmatch(r"[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\]", diffs[system][s]), diffs[system][s]
+                assert re.fullmatch(INTERVAL, diffs[system][s]), diffs[system][s]
+    # the shift / speed copies: each system's change against its own unmoved set, and against ssl_mse's change
+    change = table(results, next(t for t in re.findall(r"### (WER change on the moved copies.*)", results)))
+    vs_mse = table(results, next(t for t in re.findall(r"### (That change minus `gtcrn_ssl_mse`.*)", results)))
+    assert sorted(change) == sorted(SYSTEMS) and sorted(vs_mse) == sorted(set(SYSTEMS) - {"gtcrn_ssl_mse"})
+    for rows in (change, vs_mse):
+        for system in rows:
+            assert sorted(rows[system]) == sorted(MOVED)
+            for s in MOVED:
+                assert re.fullmatch(INTERVAL, rows[system][s]), rows[system][s]
     for png in ("wer.png", "cer.png", "wer_by_snr.png", "se_training_curves.png", "sdtw_alignment.png"):
         assert (dst / "exp" / "plots" / png).stat().st_size > 1000
 

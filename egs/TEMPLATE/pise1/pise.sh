@@ -183,7 +183,7 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ] && ${ssl_analysis} && [ ! -f ex
     log "stage 2: teacher analysis (CTC probe vs random init; position vs noise) of ${teacher_src} -> exp/ssl/analysis.json"
     mkdir -p exp/ssl
     n=$([ "${corpus_size}" = tiny ] && echo "--n_train 16 --n_dev 4 --n_test 4 --steps 20" || echo "")
-    # the Whisper teacher's window of the stage-5 configs
+    # Whisper's 10 s window (the recogniser's; the stage-5 teacher fits its window to each utterance)
     arch=$([ "${teacher}" = whisper ] && echo '{"pad_to_s": 10}' || echo null)
     python -m espnet_pise.ssl.analysis --ssl_model "${teacher_src}" --arch_conf "${arch}" --train data/train --dev data/dev \
         --test data/test_seen --out exp/ssl/analysis.json ${n} > exp/ssl/analysis.log 2>&1 || \

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Dev comparisons behind the default teacher and decoding settings (README: "Throughput and the dev
+# choices behind it").  After stages 1-6 of ./run.sh (data, Whisper, the pretrained GTCRN, the recogniser):
+#   local/dev_choices.sh teacher   # GTCRN fine-tuned 90 updates with ssl_mse / ssl_sdtw, the teacher of
+#                                  # commit 3666ef4 (10 s window, float32) vs the stage-5 configs
+#   local/dev_choices.sh decoding  # the noisy dev input decoded with greedy float32 / bf16, with / without the guard
+#   local/dev_choices.sh report    # exp/dev_choices/{teacher,decoding}.md (compare_wer tables; needs both)
+# "teacher" and "decoding" are independent: run them at the same time on two cores (one thread each).
+set -euo pipefail
+log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. ./path.sh
+export OMP_NUM_THREADS=1
+what=${1:?usage: local/dev_choices.sh teacher|decoding|report}
+D=exp/dev_choices
+asr=exp/asr_whisper
+old=3666ef4  # the last commit with the 10 s float32 teacher in the stage-5 configs
+mkdir -p "${D}/conf" "${D}/decode"
+
+# decoding configs: today's decode_whisper.yaml without the options under comparison, plus them
+base() { grep -vE '^(compute_dtype|temperatures|compression_ratio_threshold|logprob_threshold|sampling_seed):' conf/tuning/decode_whisper.yaml; }
+base > "${D}/conf/greedy.yaml"
+{ base; echo "compute_dtype: bfloat16"; } > "${D}/conf/greedy_bf16.yaml"
+guard='temperatures: [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+compression_ratio_threshold: 2.4
+logprob_threshold: -1.0'
+{ base; echo "${guard}"; } > "${D}/conf/guard.yaml"
+{ base; echo "${guard}"; echo "compute_dtype: bfloat16"; } > "${D}/conf/guard_bf16.yaml"
+
+decode() {  # NAME CONF WAV_SCP
+    local out=${D}/decode/$1_$2
+    python -m espnet_pise.bin.decode_sets --config "${D}/conf/$2.yaml" --asr_train_config "${asr}/config.yaml" \
+        "dev=$3:${out}" > "${out}.log" 2>&1
+    python -m espnet_pise.bin.score_wer --ref data/dev/text --hyp "${out}/1best_recog/text" --out_dir "${out}/score_wer" \
+        --normalizer whisper_en
+}
+
+case "${what}" in
+teacher)
+    for loss in ssl_mse ssl_sdtw; do
+        git -C "${PISE_ROOT}" show "${old}:egs/mini_noisy/pise1/conf/tuning/train_enh_gtcrn_${loss}_whisper.yaml" \
+            > "${D}/conf/train_enh_gtcrn_${loss}_whisper_today.yaml"
+        for setting in today fast; do
+            dir=${D}/${setting}_${loss}
+            config=$([ "${setting}" = today ] && echo "${D}/conf/train_enh_gtcrn_${loss}_whisper_today.yaml" \
+                     || echo "conf/tuning/train_enh_gtcrn_${loss}_whisper.yaml")
+            log "fine-tuning ${dir} (${config})"
+            [ -f "${dir}/valid.loss.best.pth" ] || python -m espnet_pise.bin.enh_train --ngpu 0 --resume true \
+                --output_dir "${dir}" --config "${config}" --init_param exp/gtcrn/valid.loss.best.pth \
+                --train_data_path_and_name_and_type data/train/wav.scp,speech_mix,sound \
+                --train_data_path_and_name_and_type data/train/spk1.scp,speech_ref1,sound \
+                --valid_data_path_and_name_and_type data/dev/wav.scp,speech_mix,sound \
+                --valid_data_path_and_name_and_type data/dev/spk1.scp,speech_ref1,sound \
+                --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid \
+                >> "${dir}.train.log" 2>&1
+            python -m espnet_pise.bin.enhance_sets --train_config "${dir}/config.yaml" \
+                --model_file "${dir}/valid.loss.best.pth" --out_root "${dir}" data/dev >> "${dir}.enhance.log" 2>&1
+            decode "${setting}_${loss}" greedy "${dir}/enhanced_dev/spk1.scp"
+        done
+    done
+    ;;
+decoding)
+    for c in greedy greedy_bf16 guard guard_bf16; do decode noisy "${c}" data/dev/wav.scp; done
+    ;;
+report)
+    s=score_wer
+    python -m espnet_pise.bin.compare_wer --out "${D}/teacher.md" "noisy=${D}/decode/noisy_greedy/${s}" \
+        $(for x in today_ssl_mse fast_ssl_mse today_ssl_sdtw fast_ssl_sdtw; do echo "${x}=${D}/decode/${x}_greedy/${s}"; done)
+    for loss in ssl_mse ssl_sdtw; do
+        python -m espnet_pise.bin.compare_wer "today_${loss}=${D}/decode/today_${loss}_greedy/${s}" \
+            "fast_${loss}=${D}/decode/fast_${loss}_greedy/${s}" >> "${D}/teacher.md"
+    done
+    python -m espnet_pise.bin.compare_wer --out "${D}/decoding.md" \
+        $(for c in greedy greedy_bf16 guard guard_bf16; do echo "${c}=${D}/decode/noisy_${c}/${s}"; done)
+    ;;
+*) log "usage: local/dev_choices.sh teacher|decoding|report"; exit 1 ;;
+esac
+log "done: ${what}"
