@@ -16,12 +16,13 @@ recipe's ``decode_whisper.yaml``), then, on the same utterances (after one warm-
   (``encoder_conf: {pad_to_s: null, fit_margin_s: M}``) instead of the fixed window;
 * ``greedy + fallback``: the repetition guard (openai-whisper ``transcribe``'s temperature fallback,
   compression ratio 2.4, log-probability -1.0, temperatures 0.0..1.0), with the number of
-  utterances it decoded again.
+  utterances it decoded again; also with bf16 at the smallest and largest batch size (the recipe's
+  ``decode_whisper.yaml``).
 
 Prints utterances per second (wall clock), the speed-up over today's path, CPU seconds per
 utterance (process time: what the figures mean on a machine shared with other jobs), and the number of transcripts that
-differ from today's (``vs beam``) and from greedy batch 1 in the same precision (``vs batch 1``:
-bf16 rows against bf16 batch 1): batching must give 0.
+differ from today's (``vs beam``) and from greedy batch 1 with the same options (``vs batch 1``:
+bf16 rows against bf16 batch 1, and so on): batching must give 0.
 Without ``--data`` (or without its wav.scp) it synthesizes utterances with flite + pink noise.
 """
 import argparse
@@ -75,7 +76,8 @@ def main():
     with redirect_stdout(io.StringIO()):
         whisper_asr_config.main(["--whisper_model", args.model, "--out_dir", str(work / "asr"), "--pad_to_s", args.pad_to_s])
     options = yaml.safe_load(open(args.decode_config))
-    options.pop("search", None)
+    # ESPnet's Speech2Text options only; the greedy ones (batch size, precision, guard) are the rows' own
+    options = {k: v for k, v in options.items() if k != "search" and k not in decode_sets.GREEDY_OPTIONS}
     s2t = Speech2Text(asr_train_config=str(work / "asr/config.yaml"), device="cpu", **options)
     secs = sum(len(u.noisy) for u in utts) / 16000
     say(f"# bench/whisper_decode.py, {datetime.datetime.now():%Y-%m-%d %H:%M}, commit {git_revision()}")
@@ -90,8 +92,11 @@ def main():
     if not args.no_bf16:  # bf16 changes transcripts: its batched rows are compared with bf16 batch 1
         for b in sorted({min(args.batch_sizes), max(args.batch_sizes)}):
             runs.append((f"greedy, batch {b}, bf16", dict(batch_size=b, compute_dtype="bfloat16")))
-    if not args.no_guard:
+    if not args.no_guard:  # the recipe's decoding: bf16 + the guard, batched and alone
         runs.append((f"greedy, batch {max(args.batch_sizes)} + fallback", dict(batch_size=max(args.batch_sizes), **GUARD)))
+        if not args.no_bf16:
+            for b in sorted({min(args.batch_sizes), max(args.batch_sizes)}):
+                runs.append((f"greedy, batch {b}, bf16 + fallback", dict(batch_size=b, compute_dtype="bfloat16", **GUARD)))
     for margin in args.fit_margins:
         runs.append((f"greedy, batch {max(args.batch_sizes)}, window length + {margin:g} s", dict(batch_size=max(args.batch_sizes), margin=margin)))
     recognisers = {None: s2t}
@@ -102,6 +107,10 @@ def main():
         path.write_text(yaml.safe_dump(conf))
         recognisers[margin] = Speech2Text(asr_train_config=str(path), device="cpu", **options)
     texts, base_rate, base_cpu = {}, None, None
+    by_options = {}  # greedy options without the batch size -> transcripts at the smallest batch size
+
+    def same_but_batch(conf):
+        return repr(sorted((k, v) for k, v in conf.items() if k != "batch_size"))
     from espnet_pise.asr import whisper as whisper_asr
 
     for name, conf in runs:
@@ -127,11 +136,13 @@ def main():
         if conf is not None and "temperatures" in conf:
             whisper_asr.greedy_batch = orig
         texts[name] = hyps
+        if conf is not None and conf["batch_size"] == min(args.batch_sizes):
+            by_options.setdefault(same_but_batch(conf), hyps)
         rate = len(utts) / elapsed
         base_rate, base_cpu = base_rate or rate, base_cpu or cpu
         beam = sum(a != b for a, b in zip(hyps, texts["beam (today)"]))
-        bf16 = ", bf16" if conf is not None and conf.get("compute_dtype") == "bfloat16" else ""
-        b1 = texts.get(f"greedy, batch {min(args.batch_sizes)}{bf16}")
+        # the same options at the smallest batch size (bf16 and the guard change transcripts themselves)
+        b1 = None if conf is None else by_options.get(same_but_batch(conf))
         vs1 = "-" if b1 is None or conf is None else str(sum(a != b for a, b in zip(hyps, b1)))
         again = "-" if not calls else str(sum(n for temp, n in calls if temp > 0))
         say(f"| {name} | {rate:.2f} | {rate / base_rate:.2f} | {cpu:.3f} | {base_cpu / cpu:.2f} | {beam} | {vs1} | {again} |")

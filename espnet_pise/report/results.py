@@ -91,6 +91,8 @@ def write_results(
         tables.markdown_table("CER", asr.cer_cells, test_sets),
         *diff_tables,
         *robust_tables,
+        # the clean input read by the recogniser: what the synthetic voices cost before any noise
+        tables.speaker_table(asr, systems, "test_clean", data_dir) if "test_clean" in test_sets else "",
         "## Speech enhancement (enhanced vs clean reference; `noisy` = unprocessed input)",
         "",
         tables.markdown_table("PESQ (wide band)", se["pesq_wb"], ref_sets),

@@ -205,6 +205,26 @@ def wer_by_snr(scores: AsrScores, systems: List[str], test_sets: List[str], data
     return by_snr
 
 
+def speaker_table(scores: AsrScores, systems: List[str], test_set: str, data_dir: Path) -> str:
+    """WER % per speaker (the corpus's voices: ``utt2spk``) of one test set, a column per system,
+    pooled errors / words, with each speaker's word count; empty where the set has no utt2spk."""
+    f = data_dir / test_set / "utt2spk"
+    have = [x for x in systems if test_set in scores.per_utt[x]]
+    if not f.is_file() or not have:
+        return ""
+    spk = dict(line.split(maxsplit=1) for line in f.read_text().splitlines() if line.strip())
+    lines = [f"### {test_set}: WER % by speaker", "", "|speaker|words|" + "|".join(have) + "|",
+             "|---|---|" + "---|" * len(have)]
+    for speaker in sorted(set(spk.values())):
+        cells, words = [], 0
+        for system in have:
+            pooled = [v for u, v in scores.per_utt[system][test_set].items() if spk.get(u) == speaker]
+            words = sum(n for _, n in pooled)
+            cells.append(f"{100.0 * sum(e for e, _ in pooled) / max(words, 1):.1f}" if pooled else "-")
+        lines.append(f"|{speaker}|{words}|" + "|".join(cells) + "|")
+    return "\n".join(lines) + "\n"
+
+
 def systems_table(systems: List[str], se_exps: Dict[str, str]) -> List[str]:
     """Lines of the table of each system's model config and the revision it was trained at."""
     lines = ["|system|model config|git revision at training|", "|---|---|---|"]

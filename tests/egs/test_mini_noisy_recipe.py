@@ -75,6 +75,8 @@ def test_results_cover_every_system_and_test_set(recipe):
             assert sorted(rows[system]) == sorted(MOVED)
             for s in MOVED:
                 assert re.fullmatch(INTERVAL, rows[system][s]), rows[system][s]
+    voices = table(results, "test_clean: WER % by speaker")  # the clean input, per synthetic voice
+    assert voices and all(re.fullmatch(r"\d+\.\d", row["noisy"]) for row in voices.values())
     for png in ("wer.png", "cer.png", "wer_by_snr.png", "se_training_curves.png", "sdtw_alignment.png"):
         assert (dst / "exp" / "plots" / png).stat().st_size > 1000
 

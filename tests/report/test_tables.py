@@ -53,3 +53,14 @@ def test_robustness_tables_change_on_moved_copies_and_vs_reference(tmp_path):
     d, lo, hi = (float(x) for x in row.split("|")[2].replace("[", "").replace("]", "").replace(",", "").split())
     assert d == 15.0 and 10 < lo <= d <= hi < 20 and "|ref|" not in vs_ref
     assert tables.robustness_tables(scores, ["a"], ["test_seen"], "ref") == []
+
+
+def test_speaker_table_pools_each_voice(tmp_path):
+    _scores(tmp_path, "noisy", "test_clean", {"a-1": [1, 10], "a-2": [0, 10], "b-1": [5, 10]})
+    scores = tables.read_asr_scores(tmp_path / "asr", ["noisy", "x"], ["test_clean"], [])
+    (tmp_path / "data" / "test_clean").mkdir(parents=True)
+    assert tables.speaker_table(scores, ["noisy"], "test_clean", tmp_path / "data") == ""  # no utt2spk
+    (tmp_path / "data" / "test_clean" / "utt2spk").write_text("a-1 voice_a\na-2 voice_a\nb-1 voice_b\n")
+    text = tables.speaker_table(scores, ["noisy", "x"], "test_clean", tmp_path / "data")
+    assert "|speaker|words|noisy|\n" in text  # x has no scores on the set: no column
+    assert "|voice_a|20|5.0|" in text and "|voice_b|10|50.0|" in text
