@@ -146,11 +146,10 @@ def moved_sets(test_sets: List[str]) -> List[Tuple[str, str]]:
     return [(s, s[: -len(x)]) for s in test_sets for x in MOVED_SUFFIXES if s.endswith(x) and s[: -len(x)] in test_sets]
 
 
-def _change(per_utt_moved: dict, per_utt_base: dict) -> dict:
+def _change(per_utt_moved: dict, per_utt_base: dict, what: str = "a moved test set and its base set") -> dict:
     """Per utterance: errors on the moved copy minus errors on the base set (same ids, same words)."""
     if set(per_utt_moved) != set(per_utt_base):
-        raise ValueError(f"a moved test set and its base set hold different utterances "
-                         f"({len(set(per_utt_moved) ^ set(per_utt_base))} differ)")
+        raise ValueError(f"{what} hold different utterances ({len(set(per_utt_moved) ^ set(per_utt_base))} differ)")
     return {u: [per_utt_moved[u][0] - per_utt_base[u][0], per_utt_base[u][1]] for u in per_utt_base}
 
 
@@ -170,12 +169,13 @@ def robustness_tables(scores: AsrScores, systems: List[str], test_sets: List[str
             have = scores.per_utt[system]
             if moved not in have or base not in have:
                 continue
-            d = _change(have[moved], have[base])
+            d = _change(have[moved], have[base], f"{system}: {moved} and {base}")
             zero = {u: [0, n] for u, (_, n) in d.items()}
             change[system][moved] = interval(wer_difference(d, zero))
             ref = scores.per_utt.get(reference, {})
             if reference and system != reference and moved in ref and base in ref:
-                vs_ref[system][moved] = interval(wer_difference(d, _change(ref[moved], ref[base])))
+                ref_d = _change(ref[moved], ref[base], f"{reference}: {moved} and {base}")
+                vs_ref[system][moved] = interval(wer_difference(d, ref_d))
     columns = [m for m, _ in pairs]
     out = [markdown_table("WER change on the moved copies: WER(copy) - WER(own unmoved set), points, "
                           "paired bootstrap 95 % interval", change, columns)]

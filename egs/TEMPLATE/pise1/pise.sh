@@ -107,15 +107,17 @@ train() {
     record_revision "${dir}"
 }
 
-# run_jobs NJ CMD...: run the commands (one per argument) at most NJ at a time; fail if any fails
+# run_jobs NJ CMD...: run the commands (one per argument) at most NJ at a time, the next one as soon as
+# any job ends (wait -n: a long job never holds a free slot); fail if any fails
 run_jobs() {
     local n=$1; shift
-    local pids=() failed=0
+    local running=0 failed=0
     for cmd in "$@"; do
-        bash -c "${cmd}" & pids+=($!)
-        if [ ${#pids[@]} -ge "${n}" ]; then wait "${pids[0]}" || failed=1; pids=("${pids[@]:1}"); fi
+        if [ "${running}" -ge "${n}" ]; then wait -n || failed=1; running=$((running - 1)); fi
+        bash -c "${cmd}" &
+        running=$((running + 1))
     done
-    for p in "${pids[@]}"; do wait "${p}" || failed=1; done
+    while [ "${running}" -gt 0 ]; do wait -n || failed=1; running=$((running - 1)); done
     return ${failed}
 }
 
