@@ -14,9 +14,10 @@ import json
 import statistics
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 from espnet_pise.report.bootstrap import wer_difference
+from espnet_pise.report.tables import interval
 
 
 def load(spec: str) -> Tuple[str, dict, dict]:
@@ -35,15 +36,15 @@ def table(systems: List[Tuple[str, dict, dict]]) -> Tuple[List[str], List[float]
     lines = [f"| system | WER % | sub | del | ins | vs {base_name}, 95 % CI |", "|---|---|---|---|---|---|"]
     widths = []
     for name, wer, per_utt in systems:
-        if set(per_utt) != set(base_utt):
-            raise SystemExit(f"{name} and {base_name} were scored on different utterances "
-                             f"({len(set(per_utt) ^ set(base_utt))} differ)")
         w = max(wer["wrd"], 1)
         diff = ""
         if name != base_name:
-            d, lo, hi = wer_difference(per_utt, base_utt)
-            diff = f"{d:+.1f} [{lo:+.1f}, {hi:+.1f}]"
-            widths.append(hi - lo)
+            try:
+                d = wer_difference(per_utt, base_utt)
+            except ValueError as e:  # scored on different utterances
+                raise SystemExit(f"{name} vs {base_name}: {e}") from e
+            diff = interval(d)
+            widths.append(d[2] - d[1])
         lines.append(f"| {name} | {wer['wer']:.1f} | {100 * wer['sub'] / w:.1f} | {100 * wer['del'] / w:.1f} | "
                      f"{100 * wer['ins'] / w:.1f} | {diff} |")
     return lines, widths
