@@ -14,6 +14,8 @@ recipe's ``decode_whisper.yaml``), then, on the same utterances (after one warm-
   smallest and the largest batch size;
 * ``window length + M s``: greedy with the recogniser's window fitted to each utterance
   (``encoder_conf: {pad_to_s: null, fit_margin_s: M}``) instead of the fixed window;
+* ``window W s``: the recipe's decoding (bf16 + fallback) with a recogniser whose fixed window is
+  ``--windows`` W seconds instead of ``--pad_to_s``, at the smallest and the largest batch size;
 * ``greedy + fallback``: the repetition guard (openai-whisper ``transcribe``'s temperature fallback,
   compression ratio 2.4, log-probability -1.0, temperatures 0.0..1.0), with the number of
   utterances it decoded again; also with bf16 at the smallest and largest batch size (the recipe's
@@ -57,6 +59,8 @@ def main():
     ap.add_argument("--no_guard", action="store_true", help="skip the fallback row")
     ap.add_argument("--fit_margins", type=float, nargs="*", default=[2.0],
                     help="also: greedy with a window fitted to each utterance (length + margin, rounded up to 1 s)")
+    ap.add_argument("--windows", type=float, nargs="*", default=[],
+                    help="also: the recipe's decoding (bf16 + fallback) with a fixed window of this many seconds")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the recipe decodes with 1 per process)")
     ap.add_argument("--out", type=Path, help="also write the output here (default bench/results/whisper_decode_DATE.txt)")
     args = ap.parse_args()
@@ -98,14 +102,23 @@ def main():
             for b in sorted({min(args.batch_sizes), max(args.batch_sizes)}):
                 runs.append((f"greedy, batch {b}, bf16 + fallback", dict(batch_size=b, compute_dtype="bfloat16", **GUARD)))
     for margin in args.fit_margins:
-        runs.append((f"greedy, batch {max(args.batch_sizes)}, window length + {margin:g} s", dict(batch_size=max(args.batch_sizes), margin=margin)))
+        runs.append((f"greedy, batch {max(args.batch_sizes)}, window length + {margin:g} s",
+                     dict(batch_size=max(args.batch_sizes), window=("fit", margin))))
+    for w in args.windows:
+        for b in sorted({min(args.batch_sizes), max(args.batch_sizes)}):
+            runs.append((f"greedy, batch {b}, bf16 + fallback, window {w:g} s",
+                         dict(batch_size=b, compute_dtype="bfloat16", **GUARD, window=("pad", w))))
     recognisers = {None: s2t}
-    for margin in args.fit_margins:  # the same recogniser with a fitted window
+
+    def recogniser(kind, seconds):  # the same recogniser with another window
         conf = yaml.safe_load(open(work / "asr/config.yaml"))
-        conf["encoder_conf"].update(pad_to_s=None, fit_margin_s=margin, fit_step_s=1.0)
-        path = work / f"asr/config_fit{margin:g}.yaml"
+        window = dict(pad_to_s=None, fit_margin_s=seconds, fit_step_s=1.0) if kind == "fit" else dict(pad_to_s=seconds)
+        conf["encoder_conf"].update(window)
+        path = work / f"asr/config_{kind}{seconds:g}.yaml"
         path.write_text(yaml.safe_dump(conf))
-        recognisers[margin] = Speech2Text(asr_train_config=str(path), device="cpu", **options)
+        return Speech2Text(asr_train_config=str(path), device="cpu", **options)
+    recognisers.update({("fit", m): recogniser("fit", m) for m in args.fit_margins})
+    recognisers.update({("pad", w): recogniser("pad", w) for w in args.windows})
     texts, base_rate, base_cpu = {}, None, None
     by_options = {}  # greedy options without the batch size -> transcripts at the smallest batch size
 
@@ -127,7 +140,7 @@ def main():
             if conf is None:
                 return decode_sets.one_by_one_hyps(s2t, path, 16000)
             c = dict(conf)
-            return decode_sets.greedy_hyps(recognisers[c.pop("margin", None)], path, 16000, c.pop("batch_size"), c)
+            return decode_sets.greedy_hyps(recognisers[c.pop("window", None)], path, 16000, c.pop("batch_size"), c)
         decode(warm)
         calls.clear()
         t, c = time.perf_counter(), time.process_time()

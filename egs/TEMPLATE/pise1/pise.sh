@@ -341,8 +341,10 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
     # a trained ESPnet back end is loaded by --init_param; Whisper's weights come from its checkpoint
     s2t_init=$([ "${asr_backend}" = espnet ] && echo "${asr_exp}/valid.acc.ave.pth::s2t_model" || echo "")
     text=$([ "${asr_backend}" = whisper ] && echo text_whisper || echo text)
+    # the joint model's Whisper reads the same input window as the cascade's recogniser (stage 6)
+    window_opt=$([ "${asr_backend}" = whisper ] && echo "--asr_encoder_conf pad_to_s=${whisper_pad_to_s}" || echo "")
     train "${joint_exp}" enh_s2t_train --config "${conf}/train_enh_asr_${front_end}_${joint_variant}${asr_suffix}${conf_suffix}.yaml" \
-        ${token_opts} --init_param "exp/${variant_prefix}${joint_variant}${tag}/valid.loss.best.pth::enh_model" ${s2t_init} \
+        ${token_opts} ${window_opt} --init_param "exp/${variant_prefix}${joint_variant}${tag}/valid.loss.best.pth::enh_model" ${s2t_init} \
         $(data_opts train $(enh_data train speech) data/train/${text},text_spk1,text) \
         $(data_opts valid $(enh_data dev speech) data/dev/${text},text_spk1,text) \
         --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid

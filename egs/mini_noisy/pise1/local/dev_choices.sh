@@ -4,14 +4,16 @@
 #   local/dev_choices.sh teacher   # GTCRN fine-tuned 90 updates with ssl_mse / ssl_sdtw, the teacher of
 #                                  # commit 3666ef4 (10 s window, float32) vs the stage-5 configs
 #   local/dev_choices.sh decoding  # the noisy dev input decoded with greedy float32 / bf16, with / without the guard
-#   local/dev_choices.sh report    # exp/dev_choices/{teacher,decoding}.md (compare_wer tables; needs both)
+#   local/dev_choices.sh window    # the recogniser's input window: 10 s vs 8 s, the recipe's decoding options,
+#                                  # on the noisy dev input and on dev enhanced by "teacher"'s fast_ssl_sdtw
+#   local/dev_choices.sh report    # exp/dev_choices/{teacher,decoding,window}.md (compare_wer tables)
 # "teacher" and "decoding" are independent: run them at the same time on two cores (one thread each).
 set -euo pipefail
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . ./path.sh
 export OMP_NUM_THREADS=1
-what=${1:?usage: local/dev_choices.sh teacher|decoding|report}
+what=${1:?usage: local/dev_choices.sh teacher|decoding|window|report}
 D=exp/dev_choices
 asr=exp/asr_whisper
 old=3666ef4  # the last commit with the 10 s float32 teacher in the stage-5 configs
@@ -27,9 +29,11 @@ logprob_threshold: -1.0'
 { base; echo "${guard}"; } > "${D}/conf/guard.yaml"
 { base; echo "${guard}"; echo "compute_dtype: bfloat16"; } > "${D}/conf/guard_bf16.yaml"
 
-decode() {  # NAME CONF WAV_SCP
+cp conf/tuning/decode_whisper.yaml "${D}/conf/recipe.yaml"
+
+decode() {  # NAME CONF WAV_SCP [ASR_EXP]
     local out=${D}/decode/$1_$2
-    python -m espnet_pise.bin.decode_sets --config "${D}/conf/$2.yaml" --asr_train_config "${asr}/config.yaml" \
+    python -m espnet_pise.bin.decode_sets --config "${D}/conf/$2.yaml" --asr_train_config "${4:-${asr}}/config.yaml" \
         "dev=$3:${out}" > "${out}.log" 2>&1
     python -m espnet_pise.bin.score_wer --ref data/dev/text --hyp "${out}/1best_recog/text" --out_dir "${out}/score_wer" \
         --normalizer whisper_en
@@ -62,6 +66,15 @@ teacher)
 decoding)
     for c in greedy greedy_bf16 guard guard_bf16; do decode noisy "${c}" data/dev/wav.scp; done
     ;;
+window)
+    [ -f "${D}/asr_w8/config.yaml" ] || python -m espnet_pise.bin.whisper_asr_config --whisper_model exp/whisper/whisper_base.pt \
+        --out_dir "${D}/asr_w8" --pad_to_s 8 > "${D}/asr_w8.log" 2>&1
+    enhanced=${D}/fast_ssl_sdtw/enhanced_dev/spk1.scp
+    { decode noisy_w8 recipe data/dev/wav.scp "${D}/asr_w8"; decode sdtw_w10 recipe "${enhanced}"; } &
+    decode noisy_w10 recipe data/dev/wav.scp
+    decode sdtw_w8 recipe "${enhanced}" "${D}/asr_w8"
+    wait
+    ;;
 report)
     s=score_wer
     python -m espnet_pise.bin.compare_wer --out "${D}/teacher.md" "noisy=${D}/decode/noisy_greedy/${s}" \
@@ -72,7 +85,13 @@ report)
     done
     python -m espnet_pise.bin.compare_wer --out "${D}/decoding.md" \
         $(for c in greedy greedy_bf16 guard guard_bf16; do echo "${c}=${D}/decode/noisy_${c}/${s}"; done)
+    if [ -d "${D}/decode/sdtw_w8_recipe" ]; then
+        python -m espnet_pise.bin.compare_wer --out "${D}/window.md" \
+            $(for x in noisy_w10 noisy_w8; do echo "${x}=${D}/decode/${x}_recipe/${s}"; done)
+        python -m espnet_pise.bin.compare_wer $(for x in sdtw_w10 sdtw_w8; do echo "${x}=${D}/decode/${x}_recipe/${s}"; done) \
+            >> "${D}/window.md"
+    fi
     ;;
-*) log "usage: local/dev_choices.sh teacher|decoding|report"; exit 1 ;;
+*) log "usage: local/dev_choices.sh teacher|decoding|window|report"; exit 1 ;;
 esac
 log "done: ${what}"
