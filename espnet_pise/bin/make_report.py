@@ -5,8 +5,8 @@
         --out RESULTS.md --plot_dir exp/plots
 
 Tables: WER (with substitution/deletion/insertion rates), differences to the baselines, the WER
-change on the ``_shift`` / ``_speed`` copies of a test set, PESQ-WB, STOI, SI-SDR; rows = systems,
-columns = test sets.  A missing result is an error (the report must cover every system and set),
+change on the ``_shift`` / ``_speed`` copies of a test set, WER by SNR, PESQ-WB, STOI, SI-SDR; rows =
+systems, columns = test sets (SNRs); the settings chosen on dev (``--dev_choices``).  A missing result is an error (the report must cover every system and set),
 unless --allow_missing.  The tables are built by ``espnet_pise.report``.
 """
 import argparse
@@ -33,6 +33,8 @@ def get_parser() -> argparse.ArgumentParser:
                     help="systems every other system's WER is compared with (paired bootstrap 95 %% interval)")
     ap.add_argument("--robustness_reference", help="the system whose WER change on the _shift / _speed copies "
                     "every other system's change is compared with (default: the last of --baselines)")
+    ap.add_argument("--dev_choices", nargs="*", default=[],
+                    help="SYSTEM:JSON: a setting the recipe chose on dev (dev_choice.json), listed in the report")
     return ap
 
 
@@ -44,6 +46,7 @@ def main(argv=None):
         alignment_system=args.alignment_system, title=args.title, allow_missing=args.allow_missing,
         baselines=args.baselines,
         robustness_reference=args.robustness_reference or (args.baselines[-1] if args.baselines else None),
+        dev_choices=dict(s.split(":", 1) for s in args.dev_choices),
     )
     print(f"{args.out}: {len(args.systems)} systems x {len(args.test_sets)} test sets")
 

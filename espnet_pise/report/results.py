@@ -55,6 +55,7 @@ def write_results(
     allow_missing: bool = False,
     baselines: List[str] = ("noisy", "enh_ssl_mse"),
     robustness_reference: Optional[str] = None,
+    dev_choices: Optional[Dict[str, str]] = None,
 ) -> None:
     """Write ``out`` and the plots under ``plot_dir``; SystemExit listing what is missing."""
     missing: List[str] = []
@@ -91,6 +92,8 @@ def write_results(
         tables.markdown_table("CER", asr.cer_cells, test_sets),
         *diff_tables,
         *robust_tables,
+        *(["WER % by SNR: errors / words pooled over the utterances of each SNR (`utt2category`).", ""]
+          + tables.snr_tables(by_snr) if by_snr else []),
         # the clean input read by the recogniser: what the synthetic voices cost before any noise
         tables.speaker_table(asr, systems, "test_clean", data_dir) if "test_clean" in test_sets else "",
         "## Speech enhancement (enhanced vs clean reference; `noisy` = unprocessed input)",
@@ -102,6 +105,10 @@ def write_results(
         "",
         *tables.systems_table(systems, se_exps),
     ]
+    if dev_choices:  # the settings the recipe chose on dev before decoding the test sets
+        lines += ["", "### Chosen on dev", ""]
+        for system, path in dev_choices.items():
+            lines += tables.dev_choice_lines(system, json.loads(Path(path).read_text()), Path(path))
     if analysis.is_file():
         lines += tables.teacher_section(json.loads(analysis.read_text()), ssl_model)
     lines += ["", f"ASR back end: `{asr_exp}/config.yaml` (`{tables.git_revision(asr_exp)}`)", "",

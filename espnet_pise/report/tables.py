@@ -205,6 +205,28 @@ def wer_by_snr(scores: AsrScores, systems: List[str], test_sets: List[str], data
     return by_snr
 
 
+def snr_tables(by_snr: Dict[str, Dict[str, Dict[str, float]]]) -> List[str]:
+    """One Markdown table per test set of ``wer_by_snr``: WER % per system (rows) and SNR (columns, dB)."""
+    out = []
+    for s, rates in by_snr.items():
+        snrs = sorted({x for r in rates.values() for x in r}, key=float)
+        rows = {system: {f"{x} dB": f"{r[x]:.1f}" for x in r} for system, r in rates.items()}
+        out.append(markdown_table(f"{s}: WER % by SNR", rows, [f"{x} dB" for x in snrs]))
+    return out
+
+
+def dev_choice_lines(system: str, choice: dict, source: Path) -> List[str]:
+    """A setting chosen on dev (a ``dev_choice.json``: ``dev_set``, ``wer_by_<option>`` {value: WER %},
+    ``<option>``: the chosen value) as a line of Markdown."""
+    keys = [k for k in choice if k.startswith("wer_by_")]
+    if len(keys) != 1 or keys[0][len("wer_by_"):] not in choice or "dev_set" not in choice:
+        raise ValueError(f"{source}: a dev choice needs dev_set, one wer_by_<option> and <option>; got {sorted(choice)}")
+    option = keys[0][len("wer_by_"):]
+    tried = ", ".join(f"{v}: {w:.1f}" for v, w in sorted(choice[keys[0]].items(), key=lambda kv: float(kv[0])))
+    return [f"- `{system}`: {option} = {choice[option]:g}, the lowest WER on `{choice['dev_set']}` "
+            f"(WER % by {option}: {tried}; `{source}`)"]
+
+
 def speaker_table(scores: AsrScores, systems: List[str], test_set: str, data_dir: Path) -> str:
     """WER % per speaker (the corpus's voices: ``utt2spk``) of one test set, a column per system,
     pooled errors / words, with each speaker's word count; empty where the set has no utt2spk."""

@@ -42,7 +42,7 @@ def table(results: str, title: str) -> dict:
 def recipe(tmp_path_factory, whisper_ckpt):
     dst = tmp_path_factory.mktemp("recipe") / "pise1"
     shutil.copytree(RECIPE, dst, symlinks=False, ignore=shutil.ignore_patterns("data", "exp", "corpus_*", "RESULTS.md"))
-    log = run(dst)
+    log = run(dst, "--whisper_pad_to_s", "8")  # not the default 10 s: the joint model must follow the option
     return dst, log
 
 
@@ -75,10 +75,22 @@ def test_results_cover_every_system_and_test_set(recipe):
             assert sorted(rows[system]) == sorted(MOVED)
             for s in MOVED:
                 assert re.fullmatch(INTERVAL, rows[system][s]), rows[system][s]
+    snr = table(results, "test_seen: WER % by SNR")  # the SNRs of the set's utt2category, pooled
+    assert sorted(snr) == sorted(SYSTEMS) and all(c.endswith(" dB") for c in snr["noisy"])
+    assert "### Chosen on dev\n\n- `gtcrn_obs_add`: noisy_weight = " in results
     voices = table(results, "test_clean: WER % by speaker")  # the clean input, per synthetic voice
     assert voices and all(re.fullmatch(r"\d+\.\d", row["noisy"]) for row in voices.values())
     for png in ("wer.png", "cer.png", "wer_by_snr.png", "se_training_curves.png", "sdtw_alignment.png"):
         assert (dst / "exp" / "plots" / png).stat().st_size > 1000
+
+
+def test_joint_model_reads_the_recognisers_window(recipe):
+    import yaml
+
+    dst, _ = recipe
+    recogniser = yaml.safe_load((dst / "exp" / "asr_whisper" / "config.yaml").read_text())
+    joint = yaml.safe_load((dst / "exp" / "gtcrn_joint_ssl_sdtw" / "config.yaml").read_text())
+    assert recogniser["encoder_conf"]["pad_to_s"] == joint["asr_encoder_conf"]["pad_to_s"] == 8
 
 
 def test_rerun_skips_finished_work(recipe):

@@ -54,9 +54,13 @@ def test_report_tables(tmp_path, monkeypatch):
         s.joinpath("metrics.json").write_text(json.dumps({"pesq_wb": 1.5, "stoi": 0.8, "si_sdr": 5.0, "n": 1}))
     (tmp_path / "enh_x" / "train.log").write_text(
         "1epoch results: [train] loss=3.0, [valid] loss=2.0, [att_plot] x\n2epoch results: [train] loss=2.5, [valid] loss=1.5,\n")
+    (tmp_path / "choice.json").write_text(json.dumps({"dev_set": "dev_obs", "wer_by_noisy_weight": {"0": 31.0, "1": 30.0},
+                                                      "noisy_weight": 1.0}))
     make_report.main(["--asr_exp", "asr", "--systems", "noisy", "enh_x", "--se_exps", "noisy:noisy", "enh_x:enh_x",
-                      "--test_sets", "test_seen", "test_real", "--out", "R.md", "--plot_dir", "plots"])
+                      "--test_sets", "test_seen", "test_real", "--out", "R.md", "--plot_dir", "plots",
+                      "--dev_choices", "enh_x:choice.json"])
     text = (tmp_path / "R.md").read_text()
+    assert "### Chosen on dev\n\n- `enh_x`: noisy_weight = 1, the lowest WER on `dev_obs`" in text
     assert "|enh_x|20.0 (20.0/10.0/0.0)|20.0 (20.0/10.0/0.0)|" in text  # WER on both sets
     assert "|system|test_seen|\n" in text.split("### PESQ")[1]  # SE metrics only where a reference exists
     assert "|enh_x|20.0 (20.0/10.0/0.0)|" in text and "### CER\n" in text and "|enh_x|10.0|" in text and "|enh_x|1.50|" in text and "|enh_x|80.0|" in text

@@ -1,6 +1,8 @@
 """Report tables: reading score files, SE reference sets, WER by SNR, Markdown layout."""
 import json
 
+import pytest
+
 from espnet_pise.report import tables
 
 
@@ -23,6 +25,17 @@ def test_asr_scores_missing_files_and_wer_by_snr(tmp_path):
     (tmp_path / "data" / "test_seen" / "utt2category").write_text("u1 rain_5dB\nu2 rain_5dB\nu3 wind_0dB\n")
     by_snr = tables.wer_by_snr(scores, ["noisy"], ["test_seen", "test_unseen"], tmp_path / "data")
     assert by_snr == {"test_seen": {"noisy": {"5": 25.0, "0": 0.0}}}  # pooled errors / words per SNR
+    (table,) = tables.snr_tables(by_snr)
+    assert table == "### test_seen: WER % by SNR\n\n|system|0 dB|5 dB|\n|---|---|---|\n|noisy|0.0|25.0|\n"
+
+
+def test_dev_choice_line_names_the_choice_and_refuses_other_files(tmp_path):
+    choice = {"dev_set": "dev_obs", "wer_by_noisy_weight": {"1": 30.0, "0": 33.5, "0.4": 29.25}, "noisy_weight": 0.4}
+    (line,) = tables.dev_choice_lines("gtcrn_obs_add", choice, tmp_path / "c.json")
+    assert line.startswith("- `gtcrn_obs_add`: noisy_weight = 0.4, the lowest WER on `dev_obs`")
+    assert "0: 33.5, 0.4: 29.2, 1: 30.0" in line
+    with pytest.raises(ValueError, match="c.json.*wer_by_"):
+        tables.dev_choice_lines("x", {"dev_set": "dev", "noisy_weight": 0.4}, tmp_path / "c.json")
 
 
 def test_reference_sets_and_markdown(tmp_path):

@@ -280,7 +280,17 @@ decode_cmd() {
     fi
     echo "mkdir -p ${asr_exp}/decode_${system} && OMP_NUM_THREADS=1 python -m espnet_pise.bin.decode_sets \
         --config ${conf}/decode${asr_suffix:-_asr}.yaml --asr_train_config ${exp}/config.yaml ${model_opt} $* ${jobs} \
-        > ${asr_exp}/decode_${system}/decode.log 2>&1"
+        > ${asr_exp}/decode_${system}/${log_name:-decode.log} 2>&1"
+}
+# decode_cmds EXP SYSTEM SCP_PATTERN [options]: decode_cmd split into ${nj} commands (one per line), the sets
+# dealt out in turn, logs decode.K.log: one system's decoding on all cores when nothing else runs beside it
+decode_cmds() {
+    local all=(${sets:-${test_sets}}) k i part
+    for ((k = 0; k < nj && k < ${#all[@]}; k++)); do
+        part=""
+        for ((i = k; i < ${#all[@]}; i += nj)); do part+="${all[i]} "; done
+        sets="${part}" log_name="decode.$((k + 1)).log" decode_cmd "$@"
+    done
 }
 
 test_dirs=$(for s in ${test_sets}; do printf 'data/%s ' "${s}"; done)
@@ -331,8 +341,8 @@ PY
     w=$(python -c "import json; print(json.load(open('${obs_exp}/dev_choice.json'))['noisy_weight'])")
     log "  noisy-input weight ${w} (dev WER by weight: ${obs_exp}/dev_choice.json)"
     python -m espnet_pise.bin.observation_add --noisy_weight "${w}" --enhanced_root "${base_exp}" --out_root "${obs_exp}" ${test_dirs}
-    eval "$(decode_cmd "${asr_exp}" "${obs_system}" "${obs_exp}/enhanced_SET/spk1.scp")" || \
-        { log "decoding failed: see ${asr_exp}/decode_${obs_system}/decode.log"; exit 1; }
+    mapfile -t cmds < <(decode_cmds "${asr_exp}" "${obs_system}" "${obs_exp}/enhanced_SET/spk1.scp")
+    run_jobs "${nj}" "${cmds[@]}" || { log "decoding failed: see ${asr_exp}/decode_${obs_system}/decode.*.log"; exit 1; }
     record_revision "${obs_exp}"
 fi
 
@@ -349,9 +359,9 @@ if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ]; then
         $(data_opts valid $(enh_data dev speech) data/dev/${text},text_spk1,text) \
         --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid
     log "stage 8: enhance and decode the test sets with the joint model"
-    run_jobs "${nj}" "$(enhance_cmd "${joint_exp}" --enh_s2t_task true)" \
-        "$(decode_cmd "${joint_exp}" "${joint_system}" data/SET/wav.scp --enh_s2t_task true)" || \
-        { log "failed: see ${joint_exp}/enhance.log, ${asr_exp}/decode_${joint_system}/decode.log"; exit 1; }
+    mapfile -t cmds < <(decode_cmds "${joint_exp}" "${joint_system}" data/SET/wav.scp --enh_s2t_task true)
+    run_jobs "${nj}" "${cmds[@]}" "$(enhance_cmd "${joint_exp}" --enh_s2t_task true)" || \
+        { log "failed: see ${joint_exp}/enhance.log, ${asr_exp}/decode_${joint_system}/decode.*.log"; exit 1; }
 fi
 
 if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
@@ -382,6 +392,7 @@ if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
         --systems ${systems} "${joint_system}" --se_exps "noisy:exp/noisy_input" \
         ${se_systems} ${obs_system:+"${obs_system}:${obs_exp}"} "${joint_system}:${joint_exp}" \
         --baselines noisy ${base_system} "${variant_prefix}ssl_mse" \
+        ${obs_system:+--dev_choices "${obs_system}:${obs_exp}/dev_choice.json"} \
         --alignment_system "${variant_prefix}${joint_variant}" --ssl_model "${teacher_src}" --title "$(basename "$(dirname "${PWD}")")/pise1 (${corpus_size} corpus)" \
         --out "${report}" --plot_dir "${plot_dir}"
     log "${report} written; plots in ${plot_dir}"

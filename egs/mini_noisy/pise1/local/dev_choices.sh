@@ -6,6 +6,8 @@
 #   local/dev_choices.sh decoding  # the noisy dev input decoded with greedy float32 / bf16, with / without the guard
 #   local/dev_choices.sh window    # the recogniser's input window: 10 s vs 8 s, the recipe's decoding options,
 #                                  # on the noisy dev input and on dev enhanced by "teacher"'s fast_ssl_sdtw
+#   local/dev_choices.sh updates   # GTCRN fine-tuned 450 updates with ssl_mse / ssl_sdtw: dev WER every 90 updates
+#   local/dev_choices.sh joint     # stage 8's joint model with the SSL loss weighted 1, 0.1, 0.01 (dev WER)
 #   local/dev_choices.sh report    # exp/dev_choices/{teacher,decoding,window}.md (compare_wer tables)
 # "teacher" and "decoding" are independent: run them at the same time on two cores (one thread each).
 set -euo pipefail
@@ -13,7 +15,7 @@ log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . ./path.sh
 export OMP_NUM_THREADS=1
-what=${1:?usage: local/dev_choices.sh teacher|decoding|window|report}
+what=${1:?usage: local/dev_choices.sh teacher|decoding|window|updates|joint|report}
 D=exp/dev_choices
 asr=exp/asr_whisper
 old=3666ef4  # the last commit with the 10 s float32 teacher in the stage-5 configs
@@ -31,15 +33,72 @@ logprob_threshold: -1.0'
 
 cp conf/tuning/decode_whisper.yaml "${D}/conf/recipe.yaml"
 
-decode() {  # NAME CONF WAV_SCP [ASR_EXP]
-    local out=${D}/decode/$1_$2
-    python -m espnet_pise.bin.decode_sets --config "${D}/conf/$2.yaml" --asr_train_config "${4:-${asr}}/config.yaml" \
-        "dev=$3:${out}" > "${out}.log" 2>&1
+decode() {  # NAME CONF WAV_SCP [ASR_EXP [decode_sets options]]
+    local out=${D}/decode/$1_$2 conf=$2 scp=$3 exp=${4:-${asr}}
+    shift $(($# < 4 ? $# : 4))
+    python -m espnet_pise.bin.decode_sets --config "${D}/conf/${conf}.yaml" --asr_train_config "${exp}/config.yaml" "$@" \
+        "dev=${scp}:${out}" > "${out}.log" 2>&1
     python -m espnet_pise.bin.score_wer --ref data/dev/text --hyp "${out}/1best_recog/text" --out_dir "${out}/score_wer" \
         --normalizer whisper_en
 }
 
+fine_tune() {  # DIR CONFIG [OPTIONS]: the pretrained GTCRN fine-tuned as in stage 5
+    local dir=$1 config=$2; shift 2
+    [ -f "${dir}/valid.loss.best.pth" ] || python -m espnet_pise.bin.enh_train --ngpu 0 --resume true \
+        --output_dir "${dir}" --config "${config}" --init_param exp/gtcrn/valid.loss.best.pth \
+        --train_data_path_and_name_and_type data/train/wav.scp,speech_mix,sound \
+        --train_data_path_and_name_and_type data/train/spk1.scp,speech_ref1,sound \
+        --valid_data_path_and_name_and_type data/dev/wav.scp,speech_mix,sound \
+        --valid_data_path_and_name_and_type data/dev/spk1.scp,speech_ref1,sound \
+        --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid "$@" \
+        >> "${dir}.train.log" 2>&1
+}
+enhance_dev() {  # DIR MODEL_FILE OUT_ROOT: dev enhanced into OUT_ROOT/enhanced_dev
+    [ -s "$3/enhanced_dev/spk1.scp" ] || python -m espnet_pise.bin.enhance_sets --train_config "$1/config.yaml" \
+        --model_file "$2" --out_root "$3" data/dev >> "$1.enhance.log" 2>&1
+}
+
 case "${what}" in
+updates)
+    # one fine-tuning per loss, 15 epochs of 30 updates (5x the stage-5 default), every epoch's model kept;
+    # dev WER after 90, 180, 270, 360, 450 updates.  The two losses run side by side, one thread each.
+    for loss in ssl_mse ssl_sdtw; do
+        dir=${D}/long_${loss}
+        {
+            log "fine-tuning ${dir}: 450 updates"
+            fine_tune "${dir}" "conf/tuning/train_enh_gtcrn_${loss}_whisper.yaml" --max_epoch 15 --keep_nbest_models 15
+            for e in 3 6 9 12 15; do
+                enhance_dev "${dir}" "${dir}/${e}epoch.pth" "${dir}/ep${e}"
+                decode "long_${loss}_ep${e}" recipe "${dir}/ep${e}/enhanced_dev/spk1.scp"
+            done
+        } &
+    done
+    wait
+    ;;
+joint)
+    # stage 8 (enh_s2t: Whisper's token loss + the ssl_sdtw loss, 30 updates from the ssl_sdtw model of
+    # "teacher") with the SSL term's weight 1 (the config's), 0.1 and 0.01: the SSL loss is about 12x
+    # the token loss at weight 1.  Dev WER of each joint model, decoding the noisy dev input as stage 8 does.
+    for w in 1.0 0.1 0.01; do
+        dir=${D}/joint_w${w}
+        log "joint fine-tuning ${dir}"
+        sed "s/^\( *weight:\) 1.0$/\1 ${w}/" conf/tuning/train_enh_asr_gtcrn_ssl_sdtw_whisper.yaml > "${D}/conf/joint_w${w}.yaml"
+        grep -q "^ *weight: ${w}$" "${D}/conf/joint_w${w}.yaml" || { log "no SSL loss weight in the joint config"; exit 1; }
+        [ -f "${dir}/valid.loss.best.pth" ] || python -m espnet_pise.bin.enh_s2t_train --ngpu 0 --resume true \
+            --output_dir "${dir}" --config "${D}/conf/joint_w${w}.yaml" \
+            --token_type whisper_multilingual --bpemodel whisper_multilingual --token_list "${asr}/tokens.txt" \
+            --init_param "${D}/fast_ssl_sdtw/valid.loss.best.pth::enh_model" \
+            --train_data_path_and_name_and_type data/train/wav.scp,speech,sound \
+            --train_data_path_and_name_and_type data/train/spk1.scp,speech_ref1,sound \
+            --train_data_path_and_name_and_type data/train/text_whisper,text_spk1,text \
+            --valid_data_path_and_name_and_type data/dev/wav.scp,speech,sound \
+            --valid_data_path_and_name_and_type data/dev/spk1.scp,speech_ref1,sound \
+            --valid_data_path_and_name_and_type data/dev/text_whisper,text_spk1,text \
+            --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid \
+            >> "${dir}.train.log" 2>&1
+        decode "joint_w${w}" recipe data/dev/wav.scp "${dir}" --asr_model_file "${dir}/valid.loss.best.pth" --enh_s2t_task true
+    done
+    ;;
 teacher)
     for loss in ssl_mse ssl_sdtw; do
         git -C "${PISE_ROOT}" show "${old}:egs/mini_noisy/pise1/conf/tuning/train_enh_gtcrn_${loss}_whisper.yaml" \
@@ -49,16 +108,8 @@ teacher)
             config=$([ "${setting}" = today ] && echo "${D}/conf/train_enh_gtcrn_${loss}_whisper_today.yaml" \
                      || echo "conf/tuning/train_enh_gtcrn_${loss}_whisper.yaml")
             log "fine-tuning ${dir} (${config})"
-            [ -f "${dir}/valid.loss.best.pth" ] || python -m espnet_pise.bin.enh_train --ngpu 0 --resume true \
-                --output_dir "${dir}" --config "${config}" --init_param exp/gtcrn/valid.loss.best.pth \
-                --train_data_path_and_name_and_type data/train/wav.scp,speech_mix,sound \
-                --train_data_path_and_name_and_type data/train/spk1.scp,speech_ref1,sound \
-                --valid_data_path_and_name_and_type data/dev/wav.scp,speech_mix,sound \
-                --valid_data_path_and_name_and_type data/dev/spk1.scp,speech_ref1,sound \
-                --train_shape_file exp/stats/train/speech_shape --valid_shape_file exp/stats/dev/speech_shape.valid \
-                >> "${dir}.train.log" 2>&1
-            python -m espnet_pise.bin.enhance_sets --train_config "${dir}/config.yaml" \
-                --model_file "${dir}/valid.loss.best.pth" --out_root "${dir}" data/dev >> "${dir}.enhance.log" 2>&1
+            fine_tune "${dir}" "${config}"
+            enhance_dev "${dir}" "${dir}/valid.loss.best.pth" "${dir}"
             decode "${setting}_${loss}" greedy "${dir}/enhanced_dev/spk1.scp"
         done
     done
@@ -85,6 +136,19 @@ report)
     done
     python -m espnet_pise.bin.compare_wer --out "${D}/decoding.md" \
         $(for c in greedy greedy_bf16 guard guard_bf16; do echo "${c}=${D}/decode/noisy_${c}/${s}"; done)
+    if [ -d "${D}/decode/long_ssl_sdtw_ep15_recipe" ]; then
+        rm -f "${D}/updates.md"
+        for loss in ssl_mse ssl_sdtw; do
+            python -m espnet_pise.bin.compare_wer "noisy=${D}/decode/noisy_w10_recipe/${s}" \
+                $(for e in 3 6 9 12 15; do echo "${loss}_$((e * 30))=${D}/decode/long_${loss}_ep${e}_recipe/${s}"; done) \
+                >> "${D}/updates.md"
+        done
+    fi
+    if [ -d "${D}/decode/joint_w0.01_recipe" ]; then
+        python -m espnet_pise.bin.compare_wer --out "${D}/joint.md" "noisy=${D}/decode/noisy_w10_recipe/${s}" \
+            "ssl_sdtw=${D}/decode/sdtw_w10_recipe/${s}" \
+            $(for w in 1.0 0.1 0.01; do echo "joint_w${w}=${D}/decode/joint_w${w}_recipe/${s}"; done)
+    fi
     if [ -d "${D}/decode/sdtw_w8_recipe" ]; then
         python -m espnet_pise.bin.compare_wer --out "${D}/window.md" \
             $(for x in noisy_w10 noisy_w8; do echo "${x}=${D}/decode/${x}_recipe/${s}"; done)
@@ -92,6 +156,6 @@ report)
             >> "${D}/window.md"
     fi
     ;;
-*) log "usage: local/dev_choices.sh teacher|decoding|window|report"; exit 1 ;;
+*) log "usage: local/dev_choices.sh teacher|decoding|window|updates|joint|report"; exit 1 ;;
 esac
 log "done: ${what}"
