@@ -7,6 +7,7 @@
 #   local/dev_choices.sh window    # the recogniser's input window: 10 s vs 8 s, the recipe's decoding options,
 #                                  # on the noisy dev input and on dev enhanced by "teacher"'s fast_ssl_sdtw
 #   local/dev_choices.sh updates   # GTCRN fine-tuned 450 updates with ssl_mse / ssl_sdtw: dev WER every 90 updates
+#   local/dev_choices.sh guard     # the guard with the compression ratio alone vs the recipe's guard vs none
 #   local/dev_choices.sh joint     # stage 8's joint model with the SSL loss weighted 1, 0.1, 0.01 (dev WER)
 #   local/dev_choices.sh report    # exp/dev_choices/{teacher,decoding,window}.md (compare_wer tables)
 # "teacher" and "decoding" are independent: run them at the same time on two cores (one thread each).
@@ -15,7 +16,7 @@ log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . ./path.sh
 export OMP_NUM_THREADS=1
-what=${1:?usage: local/dev_choices.sh teacher|decoding|window|updates|joint|report}
+what=${1:?usage: local/dev_choices.sh teacher|decoding|window|updates|guard|joint|report}
 D=exp/dev_choices
 asr=exp/asr_whisper
 old=3666ef4  # the last commit with the 10 s float32 teacher in the stage-5 configs
@@ -32,12 +33,14 @@ logprob_threshold: -1.0'
 { base; echo "${guard}"; echo "compute_dtype: bfloat16"; } > "${D}/conf/guard_bf16.yaml"
 
 cp conf/tuning/decode_whisper.yaml "${D}/conf/recipe.yaml"
+grep -v '^logprob_threshold:' conf/tuning/decode_whisper.yaml > "${D}/conf/guard_cr.yaml"  # the compression ratio alone
 
-decode() {  # NAME CONF WAV_SCP [ASR_EXP [decode_sets options]]
-    local out=${D}/decode/$1_$2 conf=$2 scp=$3 exp=${4:-${asr}}
+decode() {  # NAME CONF WAV_SCP [ASR_EXP [decode_sets options]]; the wall-clock seconds go to OUT/seconds
+    local out=${D}/decode/$1_$2 conf=$2 scp=$3 exp=${4:-${asr}} start=${SECONDS}
     shift $(($# < 4 ? $# : 4))
     python -m espnet_pise.bin.decode_sets --config "${D}/conf/${conf}.yaml" --asr_train_config "${exp}/config.yaml" "$@" \
         "dev=${scp}:${out}" > "${out}.log" 2>&1
+    echo $((SECONDS - start)) > "${out}/seconds"
     python -m espnet_pise.bin.score_wer --ref data/dev/text --hyp "${out}/1best_recog/text" --out_dir "${out}/score_wer" \
         --normalizer whisper_en
 }
@@ -61,19 +64,28 @@ enhance_dev() {  # DIR MODEL_FILE OUT_ROOT: dev enhanced into OUT_ROOT/enhanced_
 case "${what}" in
 updates)
     # one fine-tuning per loss, 15 epochs of 30 updates (5x the stage-5 default), every epoch's model kept;
-    # dev WER after 90, 180, 270, 360, 450 updates.  The two losses run side by side, one thread each.
+    # dev WER after 90, 270 and 450 updates.  The two losses run side by side, one thread each.
     for loss in ssl_mse ssl_sdtw; do
         dir=${D}/long_${loss}
         {
             log "fine-tuning ${dir}: 450 updates"
             fine_tune "${dir}" "conf/tuning/train_enh_gtcrn_${loss}_whisper.yaml" --max_epoch 15 --keep_nbest_models 15
-            for e in 3 6 9 12 15; do
+            for e in 3 9 15; do
                 enhance_dev "${dir}" "${dir}/${e}epoch.pth" "${dir}/ep${e}"
                 decode "long_${loss}_ep${e}" recipe "${dir}/ep${e}/enhanced_dev/spk1.scp"
             done
         } &
     done
     wait
+    ;;
+guard)
+    # the repetition guard with the compression ratio alone (no log-probability threshold) vs the recipe's
+    # guard and no guard (bf16 greedy), on the noisy dev input and on dev enhanced by fast_ssl_sdtw
+    enhanced=${D}/fast_ssl_sdtw/enhanced_dev/spk1.scp
+    { decode noisy guard_cr data/dev/wav.scp; } &
+    decode sdtw guard_cr "${enhanced}"
+    wait
+    decode sdtw greedy_bf16 "${enhanced}"
     ;;
 joint)
     # stage 8 (enh_s2t: Whisper's token loss + the ssl_sdtw loss, 30 updates from the ssl_sdtw model of
@@ -140,9 +152,15 @@ report)
         rm -f "${D}/updates.md"
         for loss in ssl_mse ssl_sdtw; do
             python -m espnet_pise.bin.compare_wer "noisy=${D}/decode/noisy_w10_recipe/${s}" \
-                $(for e in 3 6 9 12 15; do echo "${loss}_$((e * 30))=${D}/decode/long_${loss}_ep${e}_recipe/${s}"; done) \
+                $(for e in 3 9 15; do echo "${loss}_$((e * 30))=${D}/decode/long_${loss}_ep${e}_recipe/${s}"; done) \
                 >> "${D}/updates.md"
         done
+    fi
+    if [ -d "${D}/decode/sdtw_greedy_bf16" ]; then
+        python -m espnet_pise.bin.compare_wer --out "${D}/guard.md" "no_guard=${D}/decode/noisy_greedy_bf16/${s}" \
+            "guard=${D}/decode/noisy_w10_recipe/${s}" "guard_cr=${D}/decode/noisy_guard_cr/${s}"
+        python -m espnet_pise.bin.compare_wer "no_guard=${D}/decode/sdtw_greedy_bf16/${s}" \
+            "guard=${D}/decode/sdtw_w10_recipe/${s}" "guard_cr=${D}/decode/sdtw_guard_cr/${s}" >> "${D}/guard.md"
     fi
     if [ -d "${D}/decode/joint_w0.01_recipe" ]; then
         python -m espnet_pise.bin.compare_wer --out "${D}/joint.md" "noisy=${D}/decode/noisy_w10_recipe/${s}" \
@@ -156,6 +174,6 @@ report)
             >> "${D}/window.md"
     fi
     ;;
-*) log "usage: local/dev_choices.sh teacher|decoding|window|updates|joint|report"; exit 1 ;;
+*) log "usage: local/dev_choices.sh teacher|decoding|window|updates|guard|joint|report"; exit 1 ;;
 esac
 log "done: ${what}"
