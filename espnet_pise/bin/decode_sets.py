@@ -21,9 +21,13 @@ openai-whisper ``transcribe``'s temperature fallback; off by default):
 ``temperatures`` (default [0.0]), ``compression_ratio_threshold``, ``logprob_threshold``,
 ``no_speech_threshold`` (default null each), ``suppress_blank`` (false), ``suppress_tokens``
 ("": none; "-1": Whisper's non-speech symbols), ``sampling_seed`` (0).  Only the utterances
-the thresholds reject are decoded again.  ``compute_dtype: bfloat16`` runs encoder and decoder
-under CPU/GPU bf16 autocast (log-mel, log-probabilities and a joint model's SE front end in
-float32; default float32: transcripts then differ from float32 ones, see bench/whisper_decode.py).
+the thresholds reject are decoded again.  ``compute_dtype: bfloat16`` runs the encoder under
+CPU/GPU bf16 autocast (log-mel and a joint model's SE front end in float32; default float32:
+transcripts then differ from float32 ones, see bench/whisper_decode.py), and the decoder too
+unless ``decoder_compute_dtype: float32``.  A bf16 decoder's matrix products round differently
+for different batch sizes (1 of 64 dev transcripts differ between batch 16 and batch 1); a
+float32 decoder on bf16 encoder states keeps a transcript independent of its batch, since
+every utterance is encoded alone.
 """
 import argparse
 import contextlib
@@ -39,7 +43,8 @@ from espnet_pise import register
 from espnet_pise.data.kaldi import load_wav, read_scp
 
 GREEDY_OPTIONS = ("batch_size", "temperatures", "compression_ratio_threshold", "logprob_threshold",
-                  "no_speech_threshold", "suppress_blank", "suppress_tokens", "sampling_seed", "compute_dtype")
+                  "no_speech_threshold", "suppress_blank", "suppress_tokens", "sampling_seed", "compute_dtype",
+                  "decoder_compute_dtype")
 
 
 def ctc_greedy(s2t, wav: torch.Tensor) -> str:
@@ -82,8 +87,9 @@ def main(argv=None):
         raise SystemExit(f"{args.config}: batch_size must be >= 1, got {batch_size}")
     if "temperatures" in greedy_conf:
         greedy_conf["temperatures"] = [float(t) for t in greedy_conf["temperatures"]]
-    if greedy_conf.get("compute_dtype", "float32") not in ("float32", "bfloat16"):
-        raise SystemExit(f"{args.config}: compute_dtype must be float32 or bfloat16, got {greedy_conf['compute_dtype']!r}")
+    for key in ("compute_dtype", "decoder_compute_dtype"):
+        if greedy_conf.get(key, "float32") not in ("float32", "bfloat16"):
+            raise SystemExit(f"{args.config}: {key} must be float32 or bfloat16, got {greedy_conf[key]!r}")
     if "sampling_seed" in greedy_conf:
         greedy_conf["seed"] = int(greedy_conf.pop("sampling_seed"))
     jobs = []
@@ -189,9 +195,10 @@ def greedy_hyps(s2t, scp: Path, fs: int, batch_size: int, conf: dict, name: str 
     if not isinstance(asr.decoder, PiseWhisperDecoder):
         raise SystemExit(f"search: greedy needs the Whisper decoder pise_whisper, not {type(asr.decoder).__name__}")
     conf = dict(conf)
-    bf16 = conf.pop("compute_dtype", "float32") == "bfloat16"
+    dtype = conf.pop("compute_dtype", "float32")
+    bf16_decoder = conf.pop("decoder_compute_dtype", dtype) == "bfloat16"
     device_type = torch.device(s2t.device).type
-    autocast = torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16)
+    autocast = torch.autocast(device_type, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
     prompt = [int(t) for t in (s2t.beam_search.hyp_primer or [asr.sos])]
     utts = list(read_scp(scp).items())
     texts: Dict[str, str] = {}
@@ -199,8 +206,10 @@ def greedy_hyps(s2t, scp: Path, fs: int, batch_size: int, conf: dict, name: str 
 
     def flush(frames):
         group = pending.pop(frames)
-        results = decode_with_fallback(asr.decoder.decoders, torch.stack([e for _, e in group]),
-                                       [u for u, _ in group], prompt, max_tokens(s2t.maxlenratio, frames), **conf)
+        enc = torch.stack([e for _, e in group])
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16_decoder):
+            results = decode_with_fallback(asr.decoder.decoders, enc if bf16_decoder else enc.float(),
+                                           [u for u, _ in group], prompt, max_tokens(s2t.maxlenratio, frames), **conf)
         for (uid, _), r in zip(group, results):
             ids = [t for t in r["tokens"] if t != 0]  # Speech2Text drops id 0 (ESPnet's blank)
             texts[uid] = s2t.tokenizer.tokens2text(s2t.converter.ids2tokens(ids)) if ids else ""

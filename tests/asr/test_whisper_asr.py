@@ -119,6 +119,30 @@ def test_batched_greedy_equals_beam_search_and_single_utterances(s2t, clips):
     assert "The quick brown fox jumps over the lazy dog." in beam[1]
 
 
+def test_bf16_encoder_with_float32_decoder_is_independent_of_the_batch(s2t, clips, monkeypatch):
+    """compute_dtype bfloat16 + decoder_compute_dtype float32: every utterance is encoded alone, so
+    the transcripts of batches of any size are those of batch 1 (a bf16 decoder does not promise that)."""
+    from espnet_pise.asr import whisper as w
+    from espnet_pise.bin.decode_sets import greedy_hyps
+
+    seen = []
+    orig = w.decode_with_fallback
+
+    def spy(decoder, enc, *a, **k):
+        seen.append((enc.dtype, torch.is_autocast_enabled("cpu")))
+        return orig(decoder, enc, *a, **k)
+    monkeypatch.setattr(w, "decode_with_fallback", spy)
+    greedy_hyps(s2t, clips, 16000, 4, {"compute_dtype": "bfloat16"})  # decoder_compute_dtype: compute_dtype's
+    assert seen and all(autocast for _, autocast in seen)
+    seen.clear()
+    conf = {"compute_dtype": "bfloat16", "decoder_compute_dtype": "float32"}
+    single = greedy_hyps(s2t, clips, 16000, 1, conf)
+    assert seen and all(dtype == torch.float32 and not autocast for dtype, autocast in seen)
+    for batch_size in (3, 4):
+        assert greedy_hyps(s2t, clips, 16000, batch_size, conf) == single
+    assert "quick brown fox" in single[1]
+
+
 GUARD = dict(temperatures=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0], compression_ratio_threshold=2.4, logprob_threshold=-1.0,
              no_speech_threshold=0.6, suppress_blank=True, suppress_tokens="-1")
 
@@ -192,7 +216,8 @@ def test_greedy_options_are_checked(tmp_path):
     scp.write_text("u1 /nonexistent.wav\n")
     for text, message in (("search: beam\ntemperatures: [0.0]\n", "apply to search: greedy only"),
                           ("search: greedy\nbatch_size: 0\n", "batch_size must be >= 1"),
-                          ("search: greedy\ncompute_dtype: float16\n", "compute_dtype must be float32 or bfloat16")):
+                          ("search: greedy\ncompute_dtype: float16\n", "compute_dtype must be float32 or bfloat16"),
+                          ("search: greedy\ndecoder_compute_dtype: half\n", "decoder_compute_dtype must be float32 or bfloat16")):
         conf.write_text(text)
         with pytest.raises(SystemExit, match=message):
             main(["--config", str(conf), "--asr_train_config", "c.yaml", f"x={scp}:{tmp_path / 'out'}"])
