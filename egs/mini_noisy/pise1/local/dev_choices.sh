@@ -8,6 +8,7 @@
 #                                  # on the noisy dev input and on dev enhanced by "teacher"'s fast_ssl_sdtw
 #   local/dev_choices.sh updates   # GTCRN fine-tuned 450 updates with ssl_mse / ssl_sdtw: dev WER every 90 updates
 #   local/dev_choices.sh guard     # the guard with the compression ratio alone vs the recipe's guard vs none
+#   local/dev_choices.sh decoder   # the recipe's decoding with a float32 decoder (bf16 encoder) vs a bf16 one
 #   local/dev_choices.sh joint     # stage 8's joint model with the SSL loss weighted 1, 0.1, 0.01 (dev WER)
 #   local/dev_choices.sh report    # exp/dev_choices/{teacher,decoding,window}.md (compare_wer tables)
 # "teacher" and "decoding" are independent: run them at the same time on two cores (one thread each).
@@ -16,7 +17,7 @@ log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . ./path.sh
 export OMP_NUM_THREADS=1
-what=${1:?usage: local/dev_choices.sh teacher|decoding|window|updates|guard|joint|report}
+what=${1:?usage: local/dev_choices.sh teacher|decoding|window|updates|guard|decoder|joint|report}
 D=exp/dev_choices
 asr=exp/asr_whisper
 old=3666ef4  # the last commit with the 10 s float32 teacher in the stage-5 configs
@@ -34,6 +35,9 @@ logprob_threshold: -1.0'
 
 cp conf/tuning/decode_whisper.yaml "${D}/conf/recipe.yaml"
 grep -v '^logprob_threshold:' conf/tuning/decode_whisper.yaml > "${D}/conf/guard_cr.yaml"  # the compression ratio alone
+# the recipe's decoding with a bf16 encoder and a bf16 / float32 decoder
+{ grep -v '^decoder_compute_dtype:' conf/tuning/decode_whisper.yaml; echo "decoder_compute_dtype: bfloat16"; } > "${D}/conf/bf16_decoder.yaml"
+{ grep -v '^decoder_compute_dtype:' conf/tuning/decode_whisper.yaml; echo "decoder_compute_dtype: float32"; } > "${D}/conf/f32_decoder.yaml"
 
 decode() {  # NAME CONF WAV_SCP [ASR_EXP [decode_sets options]]; the wall-clock seconds go to OUT/seconds
     local out=${D}/decode/$1_$2 conf=$2 scp=$3 exp=${4:-${asr}} start=${SECONDS}
@@ -86,6 +90,13 @@ guard)
     decode sdtw guard_cr "${enhanced}"
     wait
     decode sdtw greedy_bf16 "${enhanced}"
+    ;;
+decoder)
+    # bf16 encoder with a float32 decoder (transcripts independent of the batch) vs a bf16 decoder
+    enhanced=${D}/fast_ssl_sdtw/enhanced_dev/spk1.scp
+    { decode noisy f32_decoder data/dev/wav.scp; } &
+    decode sdtw f32_decoder "${enhanced}"
+    wait
     ;;
 joint)
     # stage 8 (enh_s2t: Whisper's token loss + the ssl_sdtw loss, 30 updates from the ssl_sdtw model of
@@ -151,7 +162,7 @@ report)
     if [ -d "${D}/decode/long_ssl_sdtw_ep15_recipe" ]; then
         rm -f "${D}/updates.md"
         for loss in ssl_mse ssl_sdtw; do
-            python -m espnet_pise.bin.compare_wer "noisy=${D}/decode/noisy_w10_recipe/${s}" \
+            python -m espnet_pise.bin.compare_wer "noisy=${D}/decode/noisy_f32_decoder/${s}" \
                 $(for e in 3 9 15; do echo "${loss}_$((e * 30))=${D}/decode/long_${loss}_ep${e}_recipe/${s}"; done) \
                 >> "${D}/updates.md"
         done
@@ -161,6 +172,12 @@ report)
             "guard=${D}/decode/noisy_w10_recipe/${s}" "guard_cr=${D}/decode/noisy_guard_cr/${s}"
         python -m espnet_pise.bin.compare_wer "no_guard=${D}/decode/sdtw_greedy_bf16/${s}" \
             "guard=${D}/decode/sdtw_w10_recipe/${s}" "guard_cr=${D}/decode/sdtw_guard_cr/${s}" >> "${D}/guard.md"
+    fi
+    if [ -d "${D}/decode/sdtw_f32_decoder" ]; then  # the bf16-decoder decodings: "window"'s 10 s ones
+        python -m espnet_pise.bin.compare_wer --out "${D}/decoder.md" "bf16_decoder=${D}/decode/noisy_w10_recipe/${s}" \
+            "f32_decoder=${D}/decode/noisy_f32_decoder/${s}"
+        python -m espnet_pise.bin.compare_wer "bf16_decoder=${D}/decode/sdtw_w10_recipe/${s}" \
+            "f32_decoder=${D}/decode/sdtw_f32_decoder/${s}" >> "${D}/decoder.md"
     fi
     if [ -d "${D}/decode/joint_w0.01_recipe" ]; then
         python -m espnet_pise.bin.compare_wer --out "${D}/joint.md" "noisy=${D}/decode/noisy_w10_recipe/${s}" \
@@ -174,6 +191,6 @@ report)
             >> "${D}/window.md"
     fi
     ;;
-*) log "usage: local/dev_choices.sh teacher|decoding|window|updates|guard|joint|report"; exit 1 ;;
+*) log "usage: local/dev_choices.sh teacher|decoding|window|updates|guard|decoder|joint|report"; exit 1 ;;
 esac
 log "done: ${what}"
