@@ -6,7 +6,8 @@
 #   local/dev_choices.sh decoding  # the noisy dev input decoded with greedy float32 / bf16, with / without the guard
 #   local/dev_choices.sh window    # the recogniser's input window: 10 s vs 8 s, the recipe's decoding options,
 #                                  # on the noisy dev input and on dev enhanced by "teacher"'s fast_ssl_sdtw
-#   local/dev_choices.sh updates   # GTCRN fine-tuned 450 updates with ssl_mse / ssl_sdtw: dev WER every 90 updates
+#   local/dev_choices.sh updates   # GTCRN fine-tuned 450 updates with ssl_mse / ssl_sdtw: dev WER after 90, 270, 450
+#                                  # (env losses, max_epoch, points: other losses, lengths, epochs decoded)
 #   local/dev_choices.sh guard     # the guard with the compression ratio alone vs the recipe's guard vs none
 #   local/dev_choices.sh decoder   # the recipe's decoding with a float32 decoder (bf16 encoder) vs a bf16 one
 #   local/dev_choices.sh joint     # stage 8's joint model with the SSL loss weighted 1, 0.1, 0.01 (dev WER)
@@ -16,7 +17,7 @@ set -euo pipefail
 log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . ./path.sh
-export OMP_NUM_THREADS=1
+export OMP_NUM_THREADS=${threads:-1}  # env threads: one job on both cores
 what=${1:?usage: local/dev_choices.sh teacher|decoding|window|updates|guard|decoder|joint|report}
 D=exp/dev_choices
 asr=exp/asr_whisper
@@ -67,14 +68,17 @@ enhance_dev() {  # DIR MODEL_FILE OUT_ROOT: dev enhanced into OUT_ROOT/enhanced_
 
 case "${what}" in
 updates)
-    # one fine-tuning per loss, 15 epochs of 30 updates (5x the stage-5 default), every epoch's model kept;
-    # dev WER after 90, 270 and 450 updates.  The two losses run side by side, one thread each.
-    for loss in ssl_mse ssl_sdtw; do
+    # one fine-tuning per loss (env losses, default ssl_mse ssl_sdtw), max_epoch epochs of 30 updates
+    # (default 15: 5x the stage-5 default), every epoch's model kept; dev WER after the epochs of env
+    # points (default 3 9 15: 90, 270, 450 updates).  The losses run side by side, one thread each.
+    max_epoch=${max_epoch:-15}
+    for loss in ${losses:-ssl_mse ssl_sdtw}; do
         dir=${D}/long_${loss}
         {
-            log "fine-tuning ${dir}: 450 updates"
-            fine_tune "${dir}" "conf/tuning/train_enh_gtcrn_${loss}_whisper.yaml" --max_epoch 15 --keep_nbest_models 15
-            for e in 3 9 15; do
+            log "fine-tuning ${dir}: $((max_epoch * 30)) updates"
+            fine_tune "${dir}" "conf/tuning/train_enh_gtcrn_${loss}_whisper.yaml" --max_epoch "${max_epoch}" \
+                --keep_nbest_models "${max_epoch}"
+            for e in ${points:-3 9 15}; do
                 enhance_dev "${dir}" "${dir}/${e}epoch.pth" "${dir}/ep${e}"
                 decode "long_${loss}_ep${e}" recipe "${dir}/ep${e}/enhanced_dev/spk1.scp"
             done
@@ -159,11 +163,11 @@ report)
     done
     python -m espnet_pise.bin.compare_wer --out "${D}/decoding.md" \
         $(for c in greedy greedy_bf16 guard guard_bf16; do echo "${c}=${D}/decode/noisy_${c}/${s}"; done)
-    if [ -d "${D}/decode/long_ssl_sdtw_ep15_recipe" ]; then
+    if ls -d "${D}"/decode/long_ssl_*_recipe > /dev/null 2>&1; then
         rm -f "${D}/updates.md"
-        for loss in ssl_mse ssl_sdtw; do
+        for loss in ${losses:-ssl_mse ssl_sdtw}; do
             python -m espnet_pise.bin.compare_wer "noisy=${D}/decode/noisy_f32_decoder/${s}" \
-                $(for e in 3 9 15; do echo "${loss}_$((e * 30))=${D}/decode/long_${loss}_ep${e}_recipe/${s}"; done) \
+                $(for e in ${points:-3 9 15}; do echo "${loss}_$((e * 30))=${D}/decode/long_${loss}_ep${e}_recipe/${s}"; done) \
                 >> "${D}/updates.md"
         done
     fi
