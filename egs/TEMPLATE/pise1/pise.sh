@@ -346,10 +346,11 @@ PY
     same=$(python -c "print({1.0: 'noisy', 0.0: '${base_system}'}.get(float('${w}'), ''))")
     if [ -n "${same}" ]; then
         log "  weight ${w}: the test sets' audio is ${same}'s, so are its decodings (copied from ${asr_exp}/decode_${same})"
+        mkdir -p "${asr_exp}/decode_${obs_system}"
         for s in ${test_sets}; do
             cmp -s <(cut -d' ' -f1 "${obs_exp}/enhanced_${s}/spk1.scp") <(cut -d' ' -f1 "data/${s}/wav.scp") || \
                 { log "ERROR: ${obs_exp}/enhanced_${s}/spk1.scp and data/${s}/wav.scp list other utterances"; exit 1; }
-            rm -rf "${asr_exp}/decode_${obs_system}/${s}"; mkdir -p "${asr_exp}/decode_${obs_system}"
+            rm -rf "${asr_exp}/decode_${obs_system}/${s}"
             cp -r "${asr_exp}/decode_${same}/${s}" "${asr_exp}/decode_${obs_system}/${s}"
         done
     else

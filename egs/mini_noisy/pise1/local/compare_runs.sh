@@ -6,7 +6,6 @@
 # (compare_wer; needs stage 9's score_wer in both).  Also: the corpus (every wav.scp / text of data/,
 # by content) and the stage-5 models (the parameters of each valid.loss.best.pth).
 set -euo pipefail
-log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . ./path.sh
 a=${1:?usage: local/compare_runs.sh RUN_A RUN_B [ASR_EXP]}

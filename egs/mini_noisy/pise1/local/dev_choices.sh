@@ -36,8 +36,7 @@ logprob_threshold: -1.0'
 
 cp conf/tuning/decode_whisper.yaml "${D}/conf/recipe.yaml"
 grep -v '^logprob_threshold:' conf/tuning/decode_whisper.yaml > "${D}/conf/guard_cr.yaml"  # the compression ratio alone
-# the recipe's decoding with a bf16 encoder and a bf16 / float32 decoder
-{ grep -v '^decoder_compute_dtype:' conf/tuning/decode_whisper.yaml; echo "decoder_compute_dtype: bfloat16"; } > "${D}/conf/bf16_decoder.yaml"
+# the recipe's decoding with a float32 decoder (the bf16-decoder decodings are "window"'s 10 s ones)
 { grep -v '^decoder_compute_dtype:' conf/tuning/decode_whisper.yaml; echo "decoder_compute_dtype: float32"; } > "${D}/conf/f32_decoder.yaml"
 
 decode() {  # NAME CONF WAV_SCP [ASR_EXP [decode_sets options]]; the wall-clock seconds go to OUT/seconds
@@ -90,7 +89,7 @@ guard)
     # the repetition guard with the compression ratio alone (no log-probability threshold) vs the recipe's
     # guard and no guard (bf16 greedy), on the noisy dev input and on dev enhanced by fast_ssl_sdtw
     enhanced=${D}/fast_ssl_sdtw/enhanced_dev/spk1.scp
-    { decode noisy guard_cr data/dev/wav.scp; } &
+    decode noisy guard_cr data/dev/wav.scp &
     decode sdtw guard_cr "${enhanced}"
     wait
     decode sdtw greedy_bf16 "${enhanced}"
@@ -98,7 +97,7 @@ guard)
 decoder)
     # bf16 encoder with a float32 decoder (transcripts independent of the batch) vs a bf16 decoder
     enhanced=${D}/fast_ssl_sdtw/enhanced_dev/spk1.scp
-    { decode noisy f32_decoder data/dev/wav.scp; } &
+    decode noisy f32_decoder data/dev/wav.scp &
     decode sdtw f32_decoder "${enhanced}"
     wait
     ;;
