@@ -23,6 +23,10 @@ recipe's ``decode_whisper.yaml``), then, on the same utterances (after one warm-
   utterances it decoded again; also with bf16 at the smallest and largest batch size (the recipe's
   ``decode_whisper.yaml``).
 
+With ``--repeats R`` every row runs R times in turn: utterances per second is the median (min-max
+in brackets) and the speed-up the median of the per-repeat ratios to the beam row of the same repeat
+(pairing keeps the ratio meaningful when the machine's speed drifts); ``--only S ...`` keeps the
+rows whose name contains one of the strings (and the beam row).
 Prints utterances per second (wall clock), the speed-up over today's path, CPU seconds per
 utterance (process time: what the figures mean on a machine shared with other jobs), and the number of transcripts that
 differ from today's (``vs beam``) and from greedy batch 1 with the same options (``vs batch 1``:
@@ -32,6 +36,7 @@ Without ``--data`` (or without its wav.scp) it synthesizes utterances with flite
 import argparse
 import datetime
 import io
+import statistics
 import sys
 import tempfile
 import time
@@ -63,6 +68,9 @@ def main():
                     help="also: greedy with a window fitted to each utterance (length + margin, rounded up to 1 s)")
     ap.add_argument("--windows", type=float, nargs="*", default=[],
                     help="also: the recipe's decoding (bf16 + fallback) with a fixed window of this many seconds")
+    ap.add_argument("--repeats", type=int, default=1, help="run all rows this many times in turn (medians)")
+    ap.add_argument("--only", nargs="*", default=[],
+                    help="keep only the rows whose name contains one of these strings (and the beam row)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the recipe decodes with 1 per process)")
     ap.add_argument("--out", type=Path, help="also write the output here (default bench/results/whisper_decode_DATE.txt)")
     args = ap.parse_args()
@@ -116,6 +124,8 @@ def main():
         for b in sorted({min(args.batch_sizes), max(args.batch_sizes)}):
             runs.append((f"greedy, batch {b}, bf16 + fallback, window {w:g} s",
                          dict(batch_size=b, compute_dtype="bfloat16", **GUARD, window=("pad", w))))
+    if args.only:
+        runs = runs[:1] + [(name, conf) for name, conf in runs[1:] if any(o in name for o in args.only)]
     recognisers = {None: s2t}
 
     def recogniser(kind, seconds):  # the same recogniser with another window
@@ -127,46 +137,59 @@ def main():
         return Speech2Text(asr_train_config=str(path), device="cpu", **options)
     recognisers.update({("fit", m): recogniser("fit", m) for m in args.fit_margins})
     recognisers.update({("pad", w): recogniser("pad", w) for w in args.windows})
-    texts, base_rate, base_cpu = {}, None, None
+    texts = {}
     by_options = {}  # greedy options without the batch size -> transcripts at the smallest batch size
+    rates, cpus, again_counts = {}, {}, {}
 
     def same_but_batch(conf):
         return repr(sorted((k, v) for k, v in conf.items() if k != "batch_size"))
     from espnet_pise.asr import whisper as whisper_asr
 
+    # --repeats R: the rows run R times in turn, so a drift of the machine's speed reaches every row;
+    # a row's speed-up is the median over repeats of its rate / the beam's rate in the same repeat
+    for repeat in range(args.repeats):
+        for name, conf in runs:
+            calls = []
+            if conf is not None and "temperatures" in conf:  # count the utterances each temperature decodes
+                orig = whisper_asr.greedy_batch
+
+                def counting(decoder, enc, *a, **k):
+                    calls.append((a[3] if len(a) > 3 else k.get("temperature", 0.0), enc.shape[0]))
+                    return orig(decoder, enc, *a, **k)
+                whisper_asr.greedy_batch = counting
+
+            def decode(path):
+                if conf is None:
+                    return decode_sets.one_by_one_hyps(s2t, path, 16000)
+                c = dict(conf)
+                return decode_sets.greedy_hyps(recognisers[c.pop("window", None)], path, 16000, c.pop("batch_size"), c)
+            decode(warm)
+            calls.clear()
+            t, c = time.perf_counter(), time.process_time()
+            hyps = decode(scp)
+            elapsed, cpu = time.perf_counter() - t, (time.process_time() - c) / len(utts)
+            if conf is not None and "temperatures" in conf:
+                whisper_asr.greedy_batch = orig
+            if name in texts and hyps != texts[name]:
+                raise SystemExit(f"{name}: repeat {repeat + 1} gave other transcripts than repeat 1 (not deterministic)")
+            texts[name] = hyps
+            if conf is not None and conf["batch_size"] == min(args.batch_sizes):
+                by_options.setdefault(same_but_batch(conf), hyps)
+            rates.setdefault(name, []).append(len(utts) / elapsed)
+            cpus.setdefault(name, []).append(cpu)
+            again_counts[name] = "-" if not calls else str(sum(n for temp, n in calls if temp > 0))
+    beam_name = runs[0][0]
     for name, conf in runs:
-        calls = []
-        if conf is not None and "temperatures" in conf:  # count the utterances each temperature decodes
-            orig = whisper_asr.greedy_batch
-
-            def counting(decoder, enc, *a, **k):
-                calls.append((a[3] if len(a) > 3 else k.get("temperature", 0.0), enc.shape[0]))
-                return orig(decoder, enc, *a, **k)
-            whisper_asr.greedy_batch = counting
-
-        def decode(path):
-            if conf is None:
-                return decode_sets.one_by_one_hyps(s2t, path, 16000)
-            c = dict(conf)
-            return decode_sets.greedy_hyps(recognisers[c.pop("window", None)], path, 16000, c.pop("batch_size"), c)
-        decode(warm)
-        calls.clear()
-        t, c = time.perf_counter(), time.process_time()
-        hyps = decode(scp)
-        elapsed, cpu = time.perf_counter() - t, (time.process_time() - c) / len(utts)
-        if conf is not None and "temperatures" in conf:
-            whisper_asr.greedy_batch = orig
-        texts[name] = hyps
-        if conf is not None and conf["batch_size"] == min(args.batch_sizes):
-            by_options.setdefault(same_but_batch(conf), hyps)
-        rate = len(utts) / elapsed
-        base_rate, base_cpu = base_rate or rate, base_cpu or cpu
-        beam = sum(a != b for a, b in zip(hyps, texts["beam (today)"]))
+        rate, cpu = statistics.median(rates[name]), statistics.median(cpus[name])
+        speed_up = statistics.median(r / b for r, b in zip(rates[name], rates[beam_name]))
+        cpu_speed_up = statistics.median(b / c for c, b in zip(cpus[name], cpus[beam_name]))
+        spread = "" if args.repeats == 1 else f" ({min(rates[name]):.2f}-{max(rates[name]):.2f})"
+        beam = sum(a != b for a, b in zip(texts[name], texts[beam_name]))
         # the same options at the smallest batch size (bf16 and the guard change transcripts themselves)
         b1 = None if conf is None else by_options.get(same_but_batch(conf))
-        vs1 = "-" if b1 is None or conf is None else str(sum(a != b for a, b in zip(hyps, b1)))
-        again = "-" if not calls else str(sum(n for temp, n in calls if temp > 0))
-        say(f"| {name} | {rate:.2f} | {rate / base_rate:.2f} | {cpu:.3f} | {base_cpu / cpu:.2f} | {beam} | {vs1} | {again} |")
+        vs1 = "-" if b1 is None or conf is None else str(sum(a != b for a, b in zip(texts[name], b1)))
+        say(f"| {name} | {rate:.2f}{spread} | {speed_up:.2f} | {cpu:.3f} | {cpu_speed_up:.2f} | {beam} | {vs1} | "
+            f"{again_counts[name]} |")
     say()
     for name, hyps in texts.items():
         diff = [(a, b) for a, b in zip(hyps, texts["beam (today)"]) if a != b]

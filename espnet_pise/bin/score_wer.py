@@ -1,6 +1,10 @@
 """Word and character error rates of a hypothesis text file against a reference (jiwer), ESPnet style.
 
     python -m espnet_pise.bin.score_wer --ref data/test/text --hyp exp/.../1best_recog/text --out_dir DIR
+    python -m espnet_pise.bin.score_wer --normalizer whisper_en REF:HYP:OUT_DIR [REF:HYP:OUT_DIR ...]
+
+The second form scores many hypothesis files in one process (a recipe's scoring stage: the
+normaliser's import costs more than scoring 100 utterances).
 
 Writes ``DIR/result.txt`` (corpus-level Snt/Wrd/Corr/Sub/Del/Ins/Err as sclite's summary line),
 ``DIR/wer.json`` (with the character error rate ``cer``) and ``DIR/per_utt.json`` (word errors and
@@ -11,6 +15,7 @@ written English); ``none`` scores the texts as they are.  Every reference uttera
 deletions) and the hypotheses must not name unknown utterances: mismatched lists are an error.
 """
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -32,6 +37,7 @@ def read_text(path: Path, allow_empty: bool) -> dict:
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def normalizer(name: str):
     """The text normaliser applied to references and hypotheses alike."""
     if name == "none":
@@ -76,23 +82,43 @@ def score(ref_path: Path, hyp_path: Path, norm: str = "none") -> dict:
     return res
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ref", type=Path, required=True)
-    ap.add_argument("--hyp", type=Path, required=True)
-    ap.add_argument("--out_dir", type=Path, required=True)
-    ap.add_argument("--normalizer", default="none", choices=["none", "whisper_en"])
-    args = ap.parse_args(argv)
-    res = score(args.ref, args.hyp, args.normalizer)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "per_utt.json").write_text(json.dumps(res.pop("per_utt")))
-    (args.out_dir / "wer.json").write_text(json.dumps(res, indent=1))
+def write(res: dict, out_dir: Path) -> None:
+    """``per_utt.json``, ``wer.json`` and sclite's summary line ``result.txt`` of a ``score`` result."""
+    res = dict(res)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "per_utt.json").write_text(json.dumps(res.pop("per_utt")))
+    (out_dir / "wer.json").write_text(json.dumps(res, indent=1))
     w = res["wrd"] or 1
     line = (f"|{'Snt':>6}|{'Wrd':>7}|{'Corr':>6}|{'Sub':>6}|{'Del':>6}|{'Ins':>6}|{'Err':>6}|\n"
             f"|{res['snt']:>6}|{res['wrd']:>7}|{100 * res['cor'] / w:>6.1f}|{100 * res['sub'] / w:>6.1f}|"
             f"{100 * res['del'] / w:>6.1f}|{100 * res['ins'] / w:>6.1f}|{res['wer']:>6.1f}|\n")
-    (args.out_dir / "result.txt").write_text(line)
-    print(f"{args.hyp}: WER {res['wer']:.2f} %, CER {res['cer']:.2f} %", file=sys.stderr)
+    (out_dir / "result.txt").write_text(line)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("jobs", nargs="*", help="REF:HYP:OUT_DIR (instead of, or besides, --ref/--hyp/--out_dir)")
+    ap.add_argument("--ref", type=Path)
+    ap.add_argument("--hyp", type=Path)
+    ap.add_argument("--out_dir", type=Path)
+    ap.add_argument("--normalizer", default="none", choices=["none", "whisper_en"])
+    args = ap.parse_args(argv)
+    jobs = []
+    if args.ref or args.hyp or args.out_dir:
+        if not (args.ref and args.hyp and args.out_dir):
+            ap.error("--ref, --hyp and --out_dir go together")
+        jobs.append((args.ref, args.hyp, args.out_dir))
+    for job in args.jobs:
+        parts = job.split(":")
+        if len(parts) != 3 or not all(parts):
+            ap.error(f"a job is REF:HYP:OUT_DIR, got {job!r}")
+        jobs.append(tuple(Path(p) for p in parts))
+    if not jobs:
+        ap.error("nothing to score: give --ref/--hyp/--out_dir or REF:HYP:OUT_DIR jobs")
+    for ref, hyp, out_dir in jobs:
+        res = score(ref, hyp, args.normalizer)
+        write(res, out_dir)
+        print(f"{hyp}: WER {res['wer']:.2f} %, CER {res['cer']:.2f} %", file=sys.stderr)
 
 
 if __name__ == "__main__":

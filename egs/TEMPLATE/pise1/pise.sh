@@ -325,11 +325,8 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ] && [ -n "${obs_system}" ]; then
         cmds+=("$(sets=dev_obs decode_cmd "${asr_exp}" "obs_dev_w${w}" "${obs_exp}/dev_w${w}/enhanced_SET/spk1.scp")")
     done
     run_jobs "${nj}" "${cmds[@]}" || { log "decoding failed: see ${asr_exp}/decode_obs_dev_*/decode.log"; exit 1; }
-    for w in 1 0 ${obs_add_weights}; do
-        d=${asr_exp}/decode_obs_dev_w${w}/dev_obs
-        python -m espnet_pise.bin.score_wer --ref data/dev_obs/text --hyp "${d}/1best_recog/text" --out_dir "${d}/score_wer" \
-            --normalizer whisper_en
-    done
+    python -m espnet_pise.bin.score_wer --normalizer whisper_en $(for w in 1 0 ${obs_add_weights}; do
+        d=${asr_exp}/decode_obs_dev_w${w}/dev_obs; echo "data/dev_obs/text:${d}/1best_recog/text:${d}/score_wer"; done)
     # the weight of the lowest dev WER (ties: the smaller weight, i.e. more enhancement)
     python - "${asr_exp}" "${obs_exp}/dev_choice.json" 1 0 ${obs_add_weights} <<'PY'
 import json, sys
@@ -380,12 +377,13 @@ fi
 
 if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ]; then
     log "stage 9: scoring (WER; PESQ, STOI, SI-SDR of the enhanced speech)"
+    # the same normaliser for references and hypotheses (casing, punctuation, numerals, spelling); one
+    # process for every decoding (loading the normaliser costs more than scoring a set)
+    jobs=()
     for d in "${asr_exp}"/decode_*/*/; do
-        s=$(basename "${d}")
-        # the same normaliser for references and hypotheses (casing, punctuation, numerals, spelling)
-        python -m espnet_pise.bin.score_wer --ref "data/${s}/text" --hyp "${d}/1best_recog/text" --out_dir "${d}/score_wer" \
-            --normalizer whisper_en
+        d=${d%/}; jobs+=("data/$(basename "${d}")/text:${d}/1best_recog/text:${d}/score_wer")
     done
+    python -m espnet_pise.bin.score_wer --normalizer whisper_en "${jobs[@]}"
     jobs=()
     for s in ${test_sets}; do
         # no SE metrics without a clean reference (test_clean is one; real recordings have none)

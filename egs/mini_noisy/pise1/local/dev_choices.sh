@@ -183,8 +183,8 @@ report)
             "f32_decoder=${D}/decode/sdtw_f32_decoder/${s}" >> "${D}/decoder.md"
     fi
     if [ -d "${D}/decode/joint_w0.01_recipe" ]; then
-        python -m espnet_pise.bin.compare_wer --out "${D}/joint.md" "noisy=${D}/decode/noisy_w10_recipe/${s}" \
-            "ssl_sdtw=${D}/decode/sdtw_w10_recipe/${s}" \
+        python -m espnet_pise.bin.compare_wer --out "${D}/joint.md" "noisy=${D}/decode/noisy_f32_decoder/${s}" \
+            "ssl_sdtw=${D}/decode/sdtw_f32_decoder/${s}" \
             $(for w in 1.0 0.1 0.01; do echo "joint_w${w}=${D}/decode/joint_w${w}_recipe/${s}"; done)
     fi
     if [ -d "${D}/decode/sdtw_w8_recipe" ]; then
