@@ -15,7 +15,8 @@ recipe's ``decode_whisper.yaml``), then, on the same utterances (after one warm-
 * ``window length + M s``: greedy with the recogniser's window fitted to each utterance
   (``encoder_conf: {pad_to_s: null, fit_margin_s: M}``) instead of the fixed window;
 * ``bf16 encoder``: the encoder under bf16 autocast, the decoder in float32
-  (``decoder_compute_dtype: float32``), alone and with the fallback;
+  (``decoder_compute_dtype: float32``; the recipe's decoding), at every batch size, and with the
+  fallback at the smallest and the largest;
 * ``window W s``: the recipe's decoding (bf16 + fallback) with a recogniser whose fixed window is
   ``--windows`` W seconds instead of ``--pad_to_s``, at the smallest and the largest batch size;
 * ``greedy + fallback``: the repetition guard (openai-whisper ``transcribe``'s temperature fallback,
@@ -106,7 +107,7 @@ def main():
     if not args.no_bf16:  # bf16 changes transcripts: its batched rows are compared with bf16 batch 1
         for b in sorted({min(args.batch_sizes), max(args.batch_sizes)}):
             runs.append((f"greedy, batch {b}, bf16", dict(batch_size=b, compute_dtype="bfloat16")))
-        for b in sorted({min(args.batch_sizes), max(args.batch_sizes)}):  # bf16 encoder, float32 decoder
+        for b in args.batch_sizes:  # bf16 encoder, float32 decoder (the recipe's decoding): every batch size
             runs.append((f"greedy, batch {b}, bf16 encoder", dict(batch_size=b, compute_dtype="bfloat16",
                                                                   decoder_compute_dtype="float32")))
     if not args.no_guard:  # the recipe's decoding: bf16 + the guard, batched and alone
