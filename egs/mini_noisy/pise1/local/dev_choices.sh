@@ -103,12 +103,12 @@ decoder)
     ;;
 joint)
     # stage 8 (enh_s2t: Whisper's token loss + the ssl_sdtw loss, 30 updates from the ssl_sdtw model of
-    # "teacher") with the SSL term's weight 1 (the config's), 0.1 and 0.01: the SSL loss is about 12x
-    # the token loss at weight 1.  Dev WER of each joint model, decoding the noisy dev input as stage 8 does.
+    # "teacher") with the SSL term's weight 1, 0.1 and 0.01 (the config's weight replaced): the SSL loss
+    # is about 15x the token loss at weight 1.  Dev WER of each joint model, decoding the noisy dev input as stage 8 does.
     for w in 1.0 0.1 0.01; do
         dir=${D}/joint_w${w}
         log "joint fine-tuning ${dir}"
-        sed "s/^\( *weight:\) 1.0$/\1 ${w}/" conf/tuning/train_enh_asr_gtcrn_ssl_sdtw_whisper.yaml > "${D}/conf/joint_w${w}.yaml"
+        sed "s/^\( *weight:\) [0-9.]*.*$/\1 ${w}/" conf/tuning/train_enh_asr_gtcrn_ssl_sdtw_whisper.yaml > "${D}/conf/joint_w${w}.yaml"
         grep -q "^ *weight: ${w}$" "${D}/conf/joint_w${w}.yaml" || { log "no SSL loss weight in the joint config"; exit 1; }
         [ -f "${dir}/valid.loss.best.pth" ] || python -m espnet_pise.bin.enh_s2t_train --ngpu 0 --resume true \
             --output_dir "${dir}" --config "${D}/conf/joint_w${w}.yaml" \
@@ -186,6 +186,8 @@ report)
         python -m espnet_pise.bin.compare_wer --out "${D}/joint.md" "noisy=${D}/decode/noisy_f32_decoder/${s}" \
             "ssl_sdtw=${D}/decode/sdtw_f32_decoder/${s}" \
             $(for w in 1.0 0.1 0.01; do echo "joint_w${w}=${D}/decode/joint_w${w}_recipe/${s}"; done)
+        python -m espnet_pise.bin.compare_wer \
+            $(for w in 1.0 0.1 0.01; do echo "joint_w${w}=${D}/decode/joint_w${w}_recipe/${s}"; done) >> "${D}/joint.md"
     fi
     if [ -d "${D}/decode/sdtw_w8_recipe" ]; then
         python -m espnet_pise.bin.compare_wer --out "${D}/window.md" \
