@@ -14,8 +14,7 @@ pass; ``search: beam`` (default) is ESPnet's beam search with the config's optio
 ``search: greedy`` (Whisper recogniser, decoder ``pise_whisper``) decodes ``batch_size``
 utterances at a time by greedy search with cached keys/values (``espnet_pise.asr.whisper``):
 each utterance is encoded alone (what ``Speech2Text`` computes), decoded in a batch of
-utterances with equal window lengths (no key is padding; longest utterances first, so a batch's
-transcripts end at about the same step), and leaves the batch at its end-of-text; ``maxlenratio`` bounds the tokens as in
+utterances with equal window lengths (no key is padding), and leaves the batch at its end-of-text; ``maxlenratio`` bounds the tokens as in
 ESPnet's beam search, and id 0 is dropped from the output as ``Speech2Text`` drops it, so the
 transcript is ESPnet's beam-1 transcript.  Options of ``search: greedy`` (the repetition guard,
 openai-whisper ``transcribe``'s temperature fallback; off by default):
@@ -36,7 +35,6 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-import soundfile as sf
 import torch
 import yaml
 from tqdm import tqdm
@@ -158,14 +156,6 @@ def _encode_alone(s2t, wav: torch.Tensor) -> torch.Tensor:
     return enc[0]
 
 
-def _frames(scp: Path, uid: str, path: str) -> int:
-    """Samples of one list entry, from its header; an unreadable file is an error naming it."""
-    try:
-        return sf.info(path).frames
-    except Exception as e:
-        raise SystemExit(f"{scp}: {uid}: cannot read {path} ({e})") from e
-
-
 def max_tokens(maxlenratio: float, frames: int) -> int:
     """ESPnet's ``BeamSearch`` bound on output tokens for an encoder output of ``frames`` frames."""
     if maxlenratio == 0:
@@ -212,9 +202,6 @@ def greedy_hyps(s2t, scp: Path, fs: int, batch_size: int, conf: dict, name: str 
     prompt = [int(t) for t in (s2t.beam_search.hyp_primer or [asr.sos])]
     utts = list(read_scp(scp).items())
     texts: Dict[str, str] = {}
-    # longest first: a batch then holds utterances of similar length, so few decoding steps are spent
-    # on one long transcript while the others have ended (transcripts do not depend on the batch)
-    order = sorted(utts, key=lambda u: -_frames(scp, *u)) if batch_size > 1 else utts
     pending: Dict[int, List[Tuple[str, torch.Tensor]]] = {}  # encoder frames -> utterances waiting
 
     def flush(frames):
@@ -228,7 +215,7 @@ def greedy_hyps(s2t, scp: Path, fs: int, batch_size: int, conf: dict, name: str 
             texts[uid] = s2t.tokenizer.tokens2text(s2t.converter.ids2tokens(ids)) if ids else ""
 
     with torch.no_grad(), autocast, _front_end_in_float32(getattr(s2t.asr_model, "enh_model", None), device_type):
-        for uid, path in tqdm(order, desc=f"decode {name}", file=sys.stderr):
+        for uid, path in tqdm(utts, desc=f"decode {name}", file=sys.stderr):
             wav = torch.as_tensor(load_wav(scp, uid, path, fs))
             try:
                 enc = _encode_alone(s2t, wav)
