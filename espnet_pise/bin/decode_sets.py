@@ -26,8 +26,9 @@ CPU/GPU bf16 autocast (log-mel and a joint model's SE front end in float32; defa
 transcripts then differ from float32 ones, see bench/whisper_decode.py), and the decoder too
 unless ``decoder_compute_dtype: float32``.  A bf16 decoder's matrix products round differently
 for different batch sizes (1 of 64 dev transcripts differ between batch 16 and batch 1); a
-float32 decoder on bf16 encoder states keeps a transcript independent of its batch, since
-every utterance is encoded alone.
+float32 decoder on bf16 encoder states (every utterance is encoded alone) rounds differently per
+batch size only in float32's last bits: 0 of 300 dev transcripts differ between batch 16 and
+batch 1 (bench/whisper_decode.py).
 """
 import argparse
 import contextlib
