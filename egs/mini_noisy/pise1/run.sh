@@ -14,8 +14,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 # The training pool: 2000 utterances (2.7 h) of the default corpus, not its preset's 6700, when Whisper is
-# teacher and recogniser: the fine-tuning stages draw about 600 of them (90 updates of 16 s), and stage 1
-# with all 6700 took 10.8 of the run's 82 minutes (2026-12-07).  A HuBERT teacher or ESPnet back end trained here
+# teacher and recogniser: a stage-5 fine-tuning reads 90 batches of 16 s of audio (about 500 utterances of
+# 2.9 s), and stage 1 took 10 min 49 s with 6700, 4 min 10 s with 2000 (2026-12-07, README).  A HuBERT teacher or ESPnet back end trained here
 # (--teacher hubert, --asr_backend espnet) gets the preset's; --local_data_opts "" does too.
 size=default teacher=whisper backend=whisper prev=""
 for a in "$@"; do
