@@ -49,9 +49,10 @@ decode() {  # NAME CONF WAV_SCP [ASR_EXP [decode_sets options]]; the wall-clock 
         --normalizer whisper_en
 }
 
-fine_tune() {  # DIR CONFIG [OPTIONS]: the pretrained GTCRN fine-tuned as in stage 5
+fine_tune() {  # DIR CONFIG [OPTIONS]: the pretrained GTCRN fine-tuned as in stage 5 (a finished or
+    # interrupted run resumes from its checkpoint: with a larger --max_epoch it trains on)
     local dir=$1 config=$2; shift 2
-    [ -f "${dir}/valid.loss.best.pth" ] || python -m espnet_pise.bin.enh_train --ngpu 0 --resume true \
+    python -m espnet_pise.bin.enh_train --ngpu 0 --resume true \
         --output_dir "${dir}" --config "${config}" --init_param exp/gtcrn/valid.loss.best.pth \
         --train_data_path_and_name_and_type data/train/wav.scp,speech_mix,sound \
         --train_data_path_and_name_and_type data/train/spk1.scp,speech_ref1,sound \
@@ -71,6 +72,7 @@ updates)
     # (default 15: 5x the stage-5 default), every epoch's model kept; dev WER after the epochs of env
     # points (default 3 9 15: 90, 270, 450 updates).  The losses run side by side, one thread each.
     max_epoch=${max_epoch:-15}
+    pids=()
     for loss in ${losses:-ssl_mse ssl_sdtw}; do
         dir=${D}/long_${loss}
         {
@@ -82,8 +84,9 @@ updates)
                 decode "long_${loss}_ep${e}" recipe "${dir}/ep${e}/enhanced_dev/spk1.scp"
             done
         } &
+        pids+=($!)
     done
-    wait
+    for p in "${pids[@]}"; do wait "${p}" || { log "failed: see ${D}/long_*.train.log, ${D}/decode/long_*.log"; exit 1; }; done
     ;;
 guard)
     # the repetition guard with the compression ratio alone (no log-probability threshold) vs the recipe's
