@@ -193,7 +193,7 @@ def main():
             f"{again_counts[name]} |")
     say()
     for name, hyps in texts.items():
-        diff = [(a, b) for a, b in zip(hyps, texts["beam (today)"]) if a != b]
+        diff = [(a, b) for a, b in zip(hyps, texts[beam_name]) if a != b]
         for a, b in diff[:5]:
             say(f"# {name} differs: {a.strip()!r} (beam: {b.split(maxsplit=1)[1:]!r})")
     say.save(args.out, "whisper_decode")

@@ -27,7 +27,7 @@ def test_jobs_equal_single_calls(tmp_path):
         for f in ("wer.json", "per_utt.json", "result.txt"):
             assert (tmp_path / f"one{k}" / f).read_text() == (tmp_path / f"many{k}" / f).read_text()
     assert json.loads((tmp_path / "many0" / "wer.json").read_text())["wer"] == 0.0
-    # hyp1: "a" for "my", "want more" for "not want": 2 substitutions + 1 insertion in 9 words
+    # hyp1: "a" for "my", "want more" for "not want": 3 word errors in 9 words
     assert json.loads((tmp_path / "many1" / "wer.json").read_text())["wer"] == pytest.approx(100 * 3 / 9)
 
 
