@@ -17,6 +17,8 @@ recipe's ``decode_whisper.yaml``), then, on the same utterances (after one warm-
 * ``bf16 encoder``: the encoder under bf16 autocast, the decoder in float32
   (``decoder_compute_dtype: float32``; the recipe's decoding), at every batch size, and with the
   fallback at the smallest and the largest;
+* ``bf16 encoder + keys/values``: the same with the decoder's cross-attention keys and values
+  projected once per utterance in bf16 (``cross_kv_compute_dtype: bfloat16``);
 * ``window W s``: the recipe's decoding (bf16 + fallback) with a recogniser whose fixed window is
   ``--windows`` W seconds instead of ``--pad_to_s``, at the smallest and the largest batch size;
 * ``greedy + fallback``: the repetition guard (openai-whisper ``transcribe``'s temperature fallback,
@@ -110,6 +112,9 @@ def main():
         for b in args.batch_sizes:  # bf16 encoder, float32 decoder (the recipe's decoding): every batch size
             runs.append((f"greedy, batch {b}, bf16 encoder", dict(batch_size=b, compute_dtype="bfloat16",
                                                                   decoder_compute_dtype="float32")))
+        for b in args.batch_sizes:  # ... with the cross-attention keys/values projected per utterance in bf16
+            runs.append((f"greedy, batch {b}, bf16 encoder + keys/values", dict(
+                batch_size=b, compute_dtype="bfloat16", decoder_compute_dtype="float32", cross_kv_compute_dtype="bfloat16")))
     if not args.no_guard:  # the recipe's decoding: bf16 + the guard, batched and alone
         runs.append((f"greedy, batch {max(args.batch_sizes)} + fallback", dict(batch_size=max(args.batch_sizes), **GUARD)))
         if not args.no_bf16:
@@ -118,6 +123,10 @@ def main():
             for b in sorted({min(args.batch_sizes), max(args.batch_sizes)}):
                 runs.append((f"greedy, batch {b}, bf16 encoder + fallback",
                              dict(batch_size=b, compute_dtype="bfloat16", decoder_compute_dtype="float32", **GUARD)))
+            for b in sorted({min(args.batch_sizes), max(args.batch_sizes)}):
+                runs.append((f"greedy, batch {b}, bf16 encoder + keys/values + fallback",
+                             dict(batch_size=b, compute_dtype="bfloat16", decoder_compute_dtype="float32",
+                                  cross_kv_compute_dtype="bfloat16", **GUARD)))
     for margin in args.fit_margins:
         runs.append((f"greedy, batch {max(args.batch_sizes)}, window length + {margin:g} s",
                      dict(batch_size=max(args.batch_sizes), window=("fit", margin))))

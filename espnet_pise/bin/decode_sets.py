@@ -28,7 +28,10 @@ unless ``decoder_compute_dtype: float32``.  A bf16 decoder's matrix products rou
 for different batch sizes (1 of 64 dev transcripts differ between batch 16 and batch 1); a
 float32 decoder on bf16 encoder states (every utterance is encoded alone) rounds differently per
 batch size only in float32's last bits: 0 of 300 dev transcripts differ between batch 16 and
-batch 1 (bench/whisper_decode.py).
+batch 1 (bench/whisper_decode.py).  ``cross_kv_compute_dtype`` (float32 or bfloat16; default:
+the decoder projects them for the whole batch on the first step): the decoder's cross-attention
+keys and values are projected once per utterance, alone, in that precision, and reused by every
+temperature of the guard (``espnet_pise.asr.whisper.cross_kv``).
 """
 import argparse
 import contextlib
@@ -45,7 +48,7 @@ from espnet_pise.data.kaldi import load_wav, read_scp
 
 GREEDY_OPTIONS = ("batch_size", "temperatures", "compression_ratio_threshold", "logprob_threshold",
                   "no_speech_threshold", "suppress_blank", "suppress_tokens", "sampling_seed", "compute_dtype",
-                  "decoder_compute_dtype")
+                  "decoder_compute_dtype", "cross_kv_compute_dtype")
 
 
 def ctc_greedy(s2t, wav: torch.Tensor) -> str:
@@ -88,7 +91,7 @@ def main(argv=None):
         raise SystemExit(f"{args.config}: batch_size must be >= 1, got {batch_size}")
     if "temperatures" in greedy_conf:
         greedy_conf["temperatures"] = [float(t) for t in greedy_conf["temperatures"]]
-    for key in ("compute_dtype", "decoder_compute_dtype"):
+    for key in ("compute_dtype", "decoder_compute_dtype", "cross_kv_compute_dtype"):
         if greedy_conf.get(key, "float32") not in ("float32", "bfloat16"):
             raise SystemExit(f"{args.config}: {key} must be float32 or bfloat16, got {greedy_conf[key]!r}")
     if "sampling_seed" in greedy_conf:
@@ -198,6 +201,9 @@ def greedy_hyps(s2t, scp: Path, fs: int, batch_size: int, conf: dict, name: str 
     conf = dict(conf)
     dtype = conf.pop("compute_dtype", "float32")
     bf16_decoder = conf.pop("decoder_compute_dtype", dtype) == "bfloat16"
+    kv_dtype = conf.pop("cross_kv_compute_dtype", None)
+    if kv_dtype is not None:
+        conf["cross_kv_dtype"] = getattr(torch, kv_dtype)
     device_type = torch.device(s2t.device).type
     autocast = torch.autocast(device_type, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
     prompt = [int(t) for t in (s2t.beam_search.hyp_primer or [asr.sos])]

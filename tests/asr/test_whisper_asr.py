@@ -141,6 +141,43 @@ def test_bf16_encoder_with_float32_decoder_is_independent_of_the_batch(s2t, clip
     for batch_size in (3, 4):
         assert greedy_hyps(s2t, clips, 16000, batch_size, conf) == single
     assert "quick brown fox" in single[1]
+    # keys/values projected per utterance in bf16 (the recipe's decoding): still independent of the batch
+    conf = {**conf, "cross_kv_compute_dtype": "bfloat16"}
+    single = greedy_hyps(s2t, clips, 16000, 1, conf)
+    for batch_size in (3, 4):
+        assert greedy_hyps(s2t, clips, 16000, batch_size, conf) == single
+    assert "quick brown fox" in single[1]
+
+
+def test_cross_kv_per_utterance(whisper_ckpt):
+    """Keys/values projected per utterance: float32 ones give the decoder's own transcripts; bf16
+    ones are finite, within 2 % of float32, and independent of the batch."""
+    from espnet_pise.asr import whisper as w
+    from espnet_pise.ssl.whisper_model import encoder_states, load_whisper
+
+    model = load_whisper(whisper_ckpt)
+    wavs = [speechlike(16000, 21), speechlike(12000, 22), speechlike(16000, 23)]
+    with torch.no_grad():
+        enc = torch.stack([encoder_states(model.encoder, x[None], torch.tensor([len(x)]), pad_to_s=4, whole_window=True)[0][-1][0]
+                           for x in wavs])
+        ref = [(blk.cross_attn.key(enc), blk.cross_attn.value(enc)) for blk in model.decoder.blocks]
+    f32, b16 = w.cross_kv(model.decoder, enc), w.cross_kv(model.decoder, enc, torch.bfloat16)
+    assert len(f32) == len(b16) == len(model.decoder.blocks)
+    for (k, v), (k32, v32), (k16, v16) in zip(ref, f32, b16):
+        assert k32.shape == k.shape == k16.shape and k16.dtype == torch.float32
+        torch.testing.assert_close(k32, k, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(v32, v, rtol=1e-5, atol=1e-5)
+        for got, want in ((k16, k), (v16, v)):
+            assert torch.isfinite(got).all() and not torch.equal(got, want)
+            assert (got - want).norm() / want.norm() < 0.02
+    alone = w.cross_kv(model.decoder, enc[1:2], torch.bfloat16)
+    assert all(torch.equal(k[1:2], ka) and torch.equal(v[1:2], va) for (k, v), (ka, va) in zip(b16, alone))
+    prompt, uids = [50258, 50259, 50359, 50363], ["u0", "u1", "u2"]
+    plain = w.decode_with_fallback(model.decoder, enc, uids, prompt, 20)
+    assert [r["tokens"] for r in w.decode_with_fallback(model.decoder, enc, uids, prompt, 20, cross_kv_dtype=torch.float32)] \
+        == [r["tokens"] for r in plain]
+    with pytest.raises(ValueError, match="compute_dtype must be float32 or bfloat16"):
+        w.cross_kv(model.decoder, enc, torch.float16)
 
 
 GUARD = dict(temperatures=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0], compression_ratio_threshold=2.4, logprob_threshold=-1.0,
@@ -217,7 +254,9 @@ def test_greedy_options_are_checked(tmp_path):
     for text, message in (("search: beam\ntemperatures: [0.0]\n", "apply to search: greedy only"),
                           ("search: greedy\nbatch_size: 0\n", "batch_size must be >= 1"),
                           ("search: greedy\ncompute_dtype: float16\n", "compute_dtype must be float32 or bfloat16"),
-                          ("search: greedy\ndecoder_compute_dtype: half\n", "decoder_compute_dtype must be float32 or bfloat16")):
+                          ("search: greedy\ndecoder_compute_dtype: half\n", "decoder_compute_dtype must be float32 or bfloat16"),
+                          ("search: greedy\ncross_kv_compute_dtype: float16\n",
+                           "cross_kv_compute_dtype must be float32 or bfloat16")):
         conf.write_text(text)
         with pytest.raises(SystemExit, match=message):
             main(["--config", str(conf), "--asr_train_config", "c.yaml", f"x={scp}:{tmp_path / 'out'}"])

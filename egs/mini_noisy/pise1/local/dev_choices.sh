@@ -10,6 +10,7 @@
 #                                  # (env losses, max_epoch, points: other losses, lengths, epochs decoded)
 #   local/dev_choices.sh guard     # the guard with the compression ratio alone vs the recipe's guard vs none
 #   local/dev_choices.sh decoder   # the recipe's decoding with a float32 decoder (bf16 encoder) vs a bf16 one
+#   local/dev_choices.sh kv        # the recipe's decoding with the cross-attention keys/values projected per utterance in bf16
 #   local/dev_choices.sh joint     # stage 8's joint model with the SSL loss weighted 1, 0.1, 0.01 (dev WER)
 #   local/dev_choices.sh report    # exp/dev_choices/{teacher,decoding,window}.md (compare_wer tables)
 # "teacher" and "decoding" are independent: run them at the same time on two cores (one thread each).
@@ -18,7 +19,7 @@ log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . ./path.sh
 export OMP_NUM_THREADS=${threads:-1}  # env threads: one job on both cores
-what=${1:?usage: local/dev_choices.sh teacher|decoding|window|updates|guard|decoder|joint|report}
+what=${1:?usage: local/dev_choices.sh teacher|decoding|window|updates|guard|decoder|kv|joint|report}
 D=exp/dev_choices
 asr=exp/asr_whisper
 old=3666ef4  # the last commit with the 10 s float32 teacher in the stage-5 configs
@@ -38,6 +39,8 @@ cp conf/tuning/decode_whisper.yaml "${D}/conf/recipe.yaml"
 grep -v '^logprob_threshold:' conf/tuning/decode_whisper.yaml > "${D}/conf/guard_cr.yaml"  # the compression ratio alone
 # the recipe's decoding with a float32 decoder (the bf16-decoder decodings are "window"'s 10 s ones)
 { grep -v '^decoder_compute_dtype:' conf/tuning/decode_whisper.yaml; echo "decoder_compute_dtype: float32"; } > "${D}/conf/f32_decoder.yaml"
+# ... and with the cross-attention keys/values projected once per utterance in bf16
+{ grep -v '^cross_kv_compute_dtype:' "${D}/conf/f32_decoder.yaml"; echo "cross_kv_compute_dtype: bfloat16"; } > "${D}/conf/kv_bf16.yaml"
 
 decode() {  # NAME CONF WAV_SCP [ASR_EXP [decode_sets options]]; the wall-clock seconds go to OUT/seconds
     local out=${D}/decode/$1_$2 conf=$2 scp=$3 exp=${4:-${asr}} start=${SECONDS}
@@ -102,6 +105,13 @@ decoder)
     enhanced=${D}/fast_ssl_sdtw/enhanced_dev/spk1.scp
     decode noisy f32_decoder data/dev/wav.scp &
     decode sdtw f32_decoder "${enhanced}"
+    wait
+    ;;
+kv)
+    # the recipe's decoding ("decoder"'s f32_decoder) vs the same with bf16 cross-attention keys/values
+    enhanced=${D}/fast_ssl_sdtw/enhanced_dev/spk1.scp
+    decode noisy kv_bf16 data/dev/wav.scp &
+    decode sdtw kv_bf16 "${enhanced}"
     wait
     ;;
 joint)
@@ -185,6 +195,12 @@ report)
         python -m espnet_pise.bin.compare_wer "bf16_decoder=${D}/decode/sdtw_w10_recipe/${s}" \
             "f32_decoder=${D}/decode/sdtw_f32_decoder/${s}" >> "${D}/decoder.md"
     fi
+    if [ -d "${D}/decode/sdtw_kv_bf16" ]; then
+        python -m espnet_pise.bin.compare_wer --out "${D}/kv.md" "f32_kv=${D}/decode/noisy_f32_decoder/${s}" \
+            "bf16_kv=${D}/decode/noisy_kv_bf16/${s}"
+        python -m espnet_pise.bin.compare_wer "f32_kv=${D}/decode/sdtw_f32_decoder/${s}" \
+            "bf16_kv=${D}/decode/sdtw_kv_bf16/${s}" >> "${D}/kv.md"
+    fi
     if [ -d "${D}/decode/joint_w0.01_recipe" ]; then
         python -m espnet_pise.bin.compare_wer --out "${D}/joint.md" "noisy=${D}/decode/noisy_f32_decoder/${s}" \
             "ssl_sdtw=${D}/decode/sdtw_f32_decoder/${s}" \
@@ -199,6 +215,6 @@ report)
             >> "${D}/window.md"
     fi
     ;;
-*) log "usage: local/dev_choices.sh teacher|decoding|window|updates|guard|decoder|joint|report"; exit 1 ;;
+*) log "usage: local/dev_choices.sh teacher|decoding|window|updates|guard|decoder|kv|joint|report"; exit 1 ;;
 esac
 log "done: ${what}"
