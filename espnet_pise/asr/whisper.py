@@ -11,7 +11,7 @@ with ``<|startoftranscript|><|en|><|transcribe|><|notimestamps|>``.
 """
 import zlib
 from types import SimpleNamespace
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -304,71 +304,111 @@ def _generator(seed: int, uid: str, temperature: float) -> torch.Generator:
     return torch.Generator().manual_seed(zlib.crc32(f"{seed}|{uid}|{temperature}".encode()))
 
 
-@typechecked
-def decode_with_fallback(
-    decoder, enc: torch.Tensor, uids: List[str], prompt: List[int], max_tokens: int,
-    temperatures: Sequence[float] = (0.0,), compression_ratio_threshold: Optional[float] = None,
-    logprob_threshold: Optional[float] = None, no_speech_threshold: Optional[float] = None,
-    suppress_blank: bool = False, suppress_tokens: str = "", seed: int = 0,
-    cross_kv_dtype: Optional[torch.dtype] = None,
-) -> List[dict]:
-    """openai-whisper ``transcribe``'s temperature fallback over batched greedy decoding.
+class FallbackDecoding:
+    """openai-whisper ``transcribe``'s temperature fallback over batched greedy decoding, for a
+    stream of utterances.
 
-    Every utterance of enc (B, T, D) is decoded at ``temperatures[0]``; only those whose result
-    is too repetitive (gzip compression ratio of the text above ``compression_ratio_threshold``)
-    or too unlikely (average log-probability ``sum_logprob / (tokens + 1)`` below
-    ``logprob_threshold``) are decoded again at the next temperature, and so on; the last
-    temperature's result stands.  With ``no_speech_threshold``, an utterance whose
-    ``<|nospeech|>`` probability is above it and whose average log-probability is below
-    ``logprob_threshold`` is silence: no fallback, and an empty transcript (``transcribe`` skips
-    such a segment).  ``suppress_blank`` / ``suppress_tokens``: openai-whisper's
-    ``DecodingOptions`` of the same names (its defaults: True, ``"-1"``).  Samples are seeded by
-    (``seed``, utterance id, temperature): the same utterance gets the same draws in any batch.
-    ``cross_kv_dtype``: the cross-attention keys and values are projected once per utterance in this
-    precision (``cross_kv``) and reused by every temperature; ``None``: the decoder projects them
-    on each pass, for the whole batch at once (openai-whisper's way).
+    ``add(uid, enc, max_tokens)`` queues an utterance's encoder output (T, D); ``batch_size``
+    utterances of equal length T waiting at a temperature are decoded together (``greedy_batch``),
+    ``finish()`` decodes what still waits, temperature by temperature, and returns every result.
+    An utterance is decoded at ``temperatures[0]``; only one whose result is too repetitive (gzip
+    compression ratio of the text above ``compression_ratio_threshold``) or too unlikely (average
+    log-probability ``sum_logprob / (tokens + 1)`` below ``logprob_threshold``) waits for the next
+    temperature, and so on; the last temperature's result stands.  The utterances rejected in
+    different batches are decoded again together, so a retry runs in a full batch, not in a batch
+    of one or two.  With ``no_speech_threshold``, an utterance whose ``<|nospeech|>`` probability is
+    above it and whose average log-probability is below ``logprob_threshold`` is silence: no
+    fallback, and an empty transcript (``transcribe`` skips such a segment).  ``suppress_blank`` /
+    ``suppress_tokens``: openai-whisper's ``DecodingOptions`` of the same names (its defaults: True,
+    ``"-1"``).  Samples are seeded by (``seed``, utterance id, temperature): an utterance gets the
+    same draws in any batch.  ``cross_kv_dtype``: the cross-attention keys and values are projected
+    per utterance in this precision (``cross_kv``); ``None``: the decoder projects them for the
+    whole batch (openai-whisper's way).
 
-    Returns per utterance: ``tokens``, ``avg_logprob``, ``compression_ratio``, ``no_speech_prob``,
-    ``temperature`` (the one whose result stands).
+    Results, per utterance id: ``tokens``, ``avg_logprob``, ``compression_ratio``,
+    ``no_speech_prob``, ``temperature`` (the one whose result stands).
     """
-    from whisper.decoding import SuppressBlank, SuppressTokens
-    from whisper.utils import compression_ratio
 
-    if not temperatures:
-        raise ValueError("temperatures is empty")
-    tokenizer = whisper_tokenizer(decoder.token_embedding.weight.shape[0])
-    filters = []
-    if suppress_blank:
-        filters.append(SuppressBlank(tokenizer, len(prompt)))
-    if suppress_tokens:
-        filters.append(SuppressTokens(suppressed_tokens(tokenizer, suppress_tokens)))
-    no_speech = tokenizer.no_speech if no_speech_threshold is not None else None
-    results: List[Optional[dict]] = [None] * enc.shape[0]
-    todo = list(range(enc.shape[0]))
-    kv = None if cross_kv_dtype is None else cross_kv(decoder, enc, cross_kv_dtype)
-    for t in temperatures:
-        gens = [_generator(seed, uids[i], t) for i in todo] if t > 0 else None
-        rows = None if kv is None else [(k[todo], v[todo]) for k, v in kv]
-        decoded = greedy_batch(decoder, enc[todo], prompt, tokenizer.eot, max_tokens, t, gens, filters, no_speech, rows)
-        again = []
-        for i, r in zip(todo, decoded):
+    @typechecked
+    def __init__(self, decoder, prompt: List[int], batch_size: int = 16, temperatures: Sequence[float] = (0.0,),
+                 compression_ratio_threshold: Optional[float] = None, logprob_threshold: Optional[float] = None,
+                 no_speech_threshold: Optional[float] = None, suppress_blank: bool = False,
+                 suppress_tokens: str = "", seed: int = 0, cross_kv_dtype: Optional[torch.dtype] = None):
+        from whisper.decoding import SuppressBlank, SuppressTokens
+
+        if not temperatures:
+            raise ValueError("temperatures is empty")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.decoder, self.prompt, self.batch_size = decoder, prompt, batch_size
+        self.temperatures, self.seed, self.cross_kv_dtype = list(temperatures), seed, cross_kv_dtype
+        self.cr_threshold, self.lp_threshold, self.ns_threshold = (compression_ratio_threshold, logprob_threshold,
+                                                                   no_speech_threshold)
+        self.tokenizer = whisper_tokenizer(decoder.token_embedding.weight.shape[0])
+        self.filters = []
+        if suppress_blank:
+            self.filters.append(SuppressBlank(self.tokenizer, len(prompt)))
+        if suppress_tokens:
+            self.filters.append(SuppressTokens(suppressed_tokens(self.tokenizer, suppress_tokens)))
+        self.no_speech = self.tokenizer.no_speech if no_speech_threshold is not None else None
+        # (temperature index, frames, max_tokens) -> [(uid, enc)] waiting
+        self.waiting: Dict[Tuple[int, int, int], List[Tuple[str, torch.Tensor]]] = {}
+        self.results: Dict[str, dict] = {}
+
+    def add(self, uid: str, enc: torch.Tensor, max_tokens: int) -> None:
+        """Queue one utterance's encoder output (T, D), decoded with at most max_tokens tokens."""
+        if uid in self.results or any(uid == u for q in self.waiting.values() for u, _ in q):
+            raise ValueError(f"utterance {uid} was added twice")
+        self._queue((0, enc.shape[0], max_tokens), uid, enc)
+
+    def finish(self) -> Dict[str, dict]:
+        """Decode whatever waits, lowest temperature first; the results of all utterances added."""
+        while self.waiting:
+            key = min(self.waiting)
+            self._decode(key, self.waiting.pop(key))
+        return self.results
+
+    def _queue(self, key, uid: str, enc: torch.Tensor) -> None:
+        self.waiting.setdefault(key, []).append((uid, enc))
+        if len(self.waiting[key]) == self.batch_size:
+            self._decode(key, self.waiting.pop(key))
+
+    def _decode(self, key, group: List[Tuple[str, torch.Tensor]]) -> None:
+        from whisper.utils import compression_ratio
+
+        level, _, max_tokens = key
+        t = self.temperatures[level]
+        uids = [u for u, _ in group]
+        enc = torch.stack([e for _, e in group])
+        gens = [_generator(self.seed, u, t) for u in uids] if t > 0 else None
+        kv = None if self.cross_kv_dtype is None else cross_kv(self.decoder, enc, self.cross_kv_dtype)
+        decoded = greedy_batch(self.decoder, enc, self.prompt, self.tokenizer.eot, max_tokens, t, gens, self.filters,
+                               self.no_speech, kv)
+        lp, ns = self.lp_threshold, self.ns_threshold
+        for (uid, e), r in zip(group, decoded):
             r["avg_logprob"] = r["sum_logprob"] / (len(r["tokens"]) + 1)
-            r["compression_ratio"] = compression_ratio(tokenizer.decode(r["tokens"]).strip())
+            r["compression_ratio"] = compression_ratio(self.tokenizer.decode(r["tokens"]).strip())
             r["temperature"] = t
-            if no_speech is None:
+            if self.no_speech is None:
                 r["no_speech_prob"] = None
-            results[i] = r
-            retry = ((compression_ratio_threshold is not None and r["compression_ratio"] > compression_ratio_threshold)
-                     or (logprob_threshold is not None and r["avg_logprob"] < logprob_threshold))
-            silent = (no_speech_threshold is not None and r["no_speech_prob"] > no_speech_threshold
-                      and logprob_threshold is not None and r["avg_logprob"] < logprob_threshold)
-            if retry and not silent:
-                again.append(i)
-        todo = again
-        if not todo:
-            break
-    for r in results:
-        if no_speech_threshold is not None and r["no_speech_prob"] > no_speech_threshold and not (
-                logprob_threshold is not None and r["avg_logprob"] > logprob_threshold):
-            r["tokens"] = []  # transcribe's skipped (silent) segment
-    return results
+            retry = ((self.cr_threshold is not None and r["compression_ratio"] > self.cr_threshold)
+                     or (lp is not None and r["avg_logprob"] < lp))
+            silent = ns is not None and r["no_speech_prob"] > ns and lp is not None and r["avg_logprob"] < lp
+            if retry and not silent and level + 1 < len(self.temperatures):
+                self._queue((level + 1,) + key[1:], uid, e)
+                continue
+            if ns is not None and r["no_speech_prob"] > ns and not (lp is not None and r["avg_logprob"] > lp):
+                r["tokens"] = []  # transcribe's skipped (silent) segment
+            self.results[uid] = r
+
+
+@typechecked
+def decode_with_fallback(decoder, enc: torch.Tensor, uids: List[str], prompt: List[int], max_tokens: int,
+                         **options) -> List[dict]:
+    """``FallbackDecoding`` of one batch, enc (B, T, D): the results in the order of uids.
+    ``options``: those of ``FallbackDecoding`` (the batch size is B)."""
+    fallback = FallbackDecoding(decoder, prompt, batch_size=max(1, enc.shape[0]), **options)
+    for uid, e in zip(uids, enc):
+        fallback.add(uid, e, max_tokens)
+    results = fallback.finish()
+    return [results[u] for u in uids]

@@ -35,9 +35,10 @@ temperature of the guard (``espnet_pise.asr.whisper.cross_kv``).
 """
 import argparse
 import contextlib
+import functools
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import List
 
 import torch
 import yaml
@@ -193,7 +194,7 @@ def greedy_hyps(s2t, scp: Path, fs: int, batch_size: int, conf: dict, name: str 
     """``UID TEXT`` lines of a wav.scp by batched greedy decoding (``search: greedy``)."""
     from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
-    from espnet_pise.asr.whisper import PiseWhisperDecoder, decode_with_fallback
+    from espnet_pise.asr.whisper import FallbackDecoding, PiseWhisperDecoder
 
     asr = getattr(s2t.asr_model, "s2t_model", s2t.asr_model)
     if not isinstance(asr.decoder, PiseWhisperDecoder):
@@ -206,37 +207,30 @@ def greedy_hyps(s2t, scp: Path, fs: int, batch_size: int, conf: dict, name: str 
         conf["cross_kv_dtype"] = getattr(torch, kv_dtype)
     device_type = torch.device(s2t.device).type
     autocast = torch.autocast(device_type, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
+    decoder_autocast = functools.partial(torch.autocast, device_type, dtype=torch.bfloat16, enabled=bf16_decoder)
     prompt = [int(t) for t in (s2t.beam_search.hyp_primer or [asr.sos])]
     utts = list(read_scp(scp).items())
-    texts: Dict[str, str] = {}
-    pending: Dict[int, List[Tuple[str, torch.Tensor]]] = {}  # encoder frames -> utterances waiting
-
-    def flush(frames):
-        group = pending.pop(frames)
-        enc = torch.stack([e for _, e in group])
-        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16_decoder):
-            results = decode_with_fallback(asr.decoder.decoders, enc if bf16_decoder else enc.float(),
-                                           [u for u, _ in group], prompt, max_tokens(s2t.maxlenratio, frames), **conf)
-        for (uid, _), r in zip(group, results):
-            ids = [t for t in r["tokens"] if t != 0]  # Speech2Text drops id 0 (ESPnet's blank)
-            texts[uid] = s2t.tokenizer.tokens2text(s2t.converter.ids2tokens(ids)) if ids else ""
-
+    # batches of utterances with equal encoder lengths (no key is padding); a retry of the guard
+    # waits for others rejected at the same temperature
+    fallback = FallbackDecoding(asr.decoder.decoders, prompt, batch_size, **conf)
     with torch.no_grad(), autocast, _front_end_in_float32(getattr(s2t.asr_model, "enh_model", None), device_type):
         for uid, path in tqdm(utts, desc=f"decode {name}", file=sys.stderr):
             wav = torch.as_tensor(load_wav(scp, uid, path, fs))
             try:
                 enc = _encode_alone(s2t, wav)
             except TooShortUttError:
-                texts[uid] = ""
                 continue
             except ValueError as e:  # e.g. longer than Whisper's window: refused, never truncated
                 raise SystemExit(f"{scp}: {uid}: {e}") from e
-            pending.setdefault(enc.shape[0], []).append((uid, enc))
-            if len(pending[enc.shape[0]]) == batch_size:
-                flush(enc.shape[0])
-        for frames in list(pending):
-            flush(frames)
-    return [f"{uid} {texts[uid]}\n" for uid, _ in utts]
+            with decoder_autocast():
+                fallback.add(uid, enc if bf16_decoder else enc.float(), max_tokens(s2t.maxlenratio, enc.shape[0]))
+        with decoder_autocast():
+            results = fallback.finish()
+    texts = {}
+    for uid, r in results.items():
+        ids = [t for t in r["tokens"] if t != 0]  # Speech2Text drops id 0 (ESPnet's blank)
+        texts[uid] = s2t.tokenizer.tokens2text(s2t.converter.ids2tokens(ids)) if ids else ""
+    return [f"{uid} {texts.get(uid, '')}\n" for uid, _ in utts]  # too short for the model: empty, as ESPnet
 
 
 if __name__ == "__main__":

@@ -126,12 +126,12 @@ def test_bf16_encoder_with_float32_decoder_is_independent_of_the_batch(s2t, clip
     from espnet_pise.bin.decode_sets import greedy_hyps
 
     seen = []
-    orig = w.decode_with_fallback
+    orig = w.greedy_batch
 
     def spy(decoder, enc, *a, **k):
         seen.append((enc.dtype, torch.is_autocast_enabled("cpu")))
         return orig(decoder, enc, *a, **k)
-    monkeypatch.setattr(w, "decode_with_fallback", spy)
+    monkeypatch.setattr(w, "greedy_batch", spy)
     greedy_hyps(s2t, clips, 16000, 4, {"compute_dtype": "bfloat16"})  # decoder_compute_dtype: compute_dtype's
     assert seen and all(autocast for _, autocast in seen)
     seen.clear()
@@ -243,6 +243,49 @@ def test_fallback_decodes_again_only_what_it_rejects(whisper_ckpt, monkeypatch):
                                     logprob_threshold=0.0)[0] for i in range(3)]
     assert [r["tokens"] for r in forced] == [r["tokens"] for r in alone]
     assert all(r["temperature"] == 0.7 for r in forced)
+
+
+def test_retries_of_different_batches_are_decoded_together(whisper_ckpt, monkeypatch):
+    """FallbackDecoding, batch size 2: the two utterances rejected in two different batches are
+    decoded again in one batch, with the results each gets alone."""
+    from espnet_pise.asr import whisper as w
+    from espnet_pise.ssl.whisper_model import encoder_states, load_whisper
+
+    model = load_whisper(whisper_ckpt)
+    wavs = [speechlike(16000, s) for s in (31, 32, 33, 34)]
+    with torch.no_grad():
+        enc = torch.stack([encoder_states(model.encoder, x[None], torch.tensor([len(x)]), pad_to_s=4, whole_window=True)[0][-1][0]
+                           for x in wavs])
+    prompt, uids = [50258, 50259, 50359, 50363], ["u0", "u1", "u2", "u3"]
+    plain = w.decode_with_fallback(model.decoder, enc, uids, prompt, 20)
+    by_logprob = sorted(range(4), key=lambda i: plain[i]["avg_logprob"])
+    assert len({r["avg_logprob"] for r in plain}) == 4  # four distinct log-probabilities to order by
+    low, high = by_logprob[:2], by_logprob[2:]
+    order = [low[0], high[0], low[1], high[1]]  # each batch of 2 holds one utterance to reject
+    # a threshold halfway between the second and third lowest (a float32 batch of 4 rounds a
+    # log-probability differently in its last bits from the same utterance alone)
+    threshold = (plain[by_logprob[1]]["avg_logprob"] + plain[by_logprob[2]]["avg_logprob"]) / 2
+    options = dict(temperatures=[0.0, 0.6], logprob_threshold=threshold)
+    calls = []
+    orig = w.greedy_batch
+
+    def spy(decoder, e, *a, **k):
+        calls.append((a[3], e.shape[0]))
+        return orig(decoder, e, *a, **k)
+
+    monkeypatch.setattr(w, "greedy_batch", spy)
+    fallback = w.FallbackDecoding(model.decoder, prompt, batch_size=2, **options)
+    for i in order:
+        fallback.add(uids[i], enc[i], 20)
+    results = fallback.finish()
+    assert calls == [(0.0, 2), (0.0, 2), (0.6, 2)]
+    assert {u for u, r in results.items() if r["temperature"] == 0.6} == {uids[i] for i in low}
+    monkeypatch.setattr(w, "greedy_batch", orig)
+    for i in range(4):
+        alone = w.decode_with_fallback(model.decoder, enc[i : i + 1], uids[i : i + 1], prompt, 20, **options)[0]
+        assert results[uids[i]]["tokens"] == alone["tokens"] and results[uids[i]]["temperature"] == alone["temperature"]
+    with pytest.raises(ValueError, match="u0 was added twice"):
+        fallback.add("u0", enc[0], 20)
 
 
 def test_greedy_options_are_checked(tmp_path):
