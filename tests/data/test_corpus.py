@@ -46,6 +46,10 @@ def test_set_size_options():
     bigger = corpus.plan("default", seed=0, n_test=corpus.SIZES["default"]["test_reserve"])
     assert texts(bigger, "dev") == texts(default, "dev") and texts(bigger, "train") == texts(default, "train")
     assert texts(bigger, "test_seen")[:100] == texts(default, "test_seen")
+    large = corpus.plan("large", seed=0)  # more training sentences, the same dev and test utterances
+    assert len(large["train"]) == 6700 and len(default["train"]) == 2000
+    for name in ("dev", "test_clean", "test_seen", "test_unseen", "test_seen_shift", "test_unseen_speed"):
+        assert large[name] == default[name], name
     assert texts(corpus.plan("small", seed=3, n_test=300), "dev") == texts(base, "dev")
     # a test set larger than the reserve grows the reserve; still no sentence in two sets
     big = corpus.plan("small", seed=3, n_test=250)
@@ -71,8 +75,8 @@ def test_voice_set_option(voice_set):
     assert {by_name[u.voice].donor for u in p["test_seen"]} <= heard
 
 
-def test_default_size_has_five_hours():
-    n = corpus.SIZES["default"]["train"]
+def test_large_size_has_five_hours():
+    n = corpus.SIZES["large"]["train"]
     # measured mean duration of a default training utterance: 4.95 h / 6500 = 2.74 s
     assert n * 2.74 / 3600 >= 5.05
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stage 1 of egs/mini_noisy/pise1: build the embedded noisy-speech corpus offline and validate it.
-#   local/data.sh [--corpus_size tiny|small|default] [--nj 2] [--seed 0] [--reverb false]
+#   local/data.sh [--corpus_size tiny|small|default|large] [--nj 2] [--seed 0] [--reverb false]
 #                 [--voices default|hard|all|NAME,NAME...] [--n_train N] [--n_dev N] [--n_test N]
 # --voices: the voice set (default: the voices Whisper base reads when clean, see README "Voices");
 # --n_train / --n_dev / --n_test: utterances of train, dev and each test set (empty: the size preset's).
