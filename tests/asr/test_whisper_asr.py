@@ -208,6 +208,19 @@ def test_guard_transcripts_are_openai_whisper_transcribe(s2t, clips, whisper_ckp
         assert got_uid == uid and got.strip() == ref and ref
 
 
+def _count_greedy_batches(w, monkeypatch):
+    """(temperature, batch size) of every greedy_batch call goes to the returned list."""
+    calls = []
+    orig = w.greedy_batch
+
+    def spy(decoder, e, *a, **k):
+        calls.append((a[3], e.shape[0]))
+        return orig(decoder, e, *a, **k)
+
+    monkeypatch.setattr(w, "greedy_batch", spy)
+    return calls, orig
+
+
 def test_fallback_decodes_again_only_what_it_rejects(whisper_ckpt, monkeypatch):
     """Only rejected utterances are decoded at the next temperature; sampled draws are seeded per
     utterance, so an utterance's transcript does not depend on its batch mates."""
@@ -219,14 +232,7 @@ def test_fallback_decodes_again_only_what_it_rejects(whisper_ckpt, monkeypatch):
     with torch.no_grad():
         enc = torch.stack([encoder_states(model.encoder, x[None], torch.tensor([len(x)]), pad_to_s=4, whole_window=True)[0][-1][0]
                            for x in wavs])
-    calls = []
-    orig = w.greedy_batch
-
-    def spy(decoder, e, *a, **k):
-        calls.append((a[3], e.shape[0]))
-        return orig(decoder, e, *a, **k)
-
-    monkeypatch.setattr(w, "greedy_batch", spy)
+    calls, orig = _count_greedy_batches(w, monkeypatch)
     prompt, uids = [50258, 50259, 50359, 50363], ["u0", "u1", "u2"]
     plain = w.decode_with_fallback(model.decoder, enc, uids, prompt, 20)
     assert calls == [(0.0, 3)] and all(r["temperature"] == 0.0 for r in plain)
@@ -266,14 +272,7 @@ def test_retries_of_different_batches_are_decoded_together(whisper_ckpt, monkeyp
     # log-probability differently in its last bits from the same utterance alone)
     threshold = (plain[by_logprob[1]]["avg_logprob"] + plain[by_logprob[2]]["avg_logprob"]) / 2
     options = dict(temperatures=[0.0, 0.6], logprob_threshold=threshold)
-    calls = []
-    orig = w.greedy_batch
-
-    def spy(decoder, e, *a, **k):
-        calls.append((a[3], e.shape[0]))
-        return orig(decoder, e, *a, **k)
-
-    monkeypatch.setattr(w, "greedy_batch", spy)
+    calls, orig = _count_greedy_batches(w, monkeypatch)
     fallback = w.FallbackDecoding(model.decoder, prompt, batch_size=2, **options)
     for i in order:
         fallback.add(uids[i], enc[i], 20)
