@@ -21,8 +21,9 @@ openai-whisper ``transcribe``'s temperature fallback; off by default):
 ``temperatures`` (default [0.0]), ``compression_ratio_threshold``, ``logprob_threshold``,
 ``no_speech_threshold`` (default null each), ``suppress_blank`` (false), ``suppress_tokens``
 ("": none; "-1": Whisper's non-speech symbols), ``sampling_seed`` (0).  Only the utterances
-the thresholds reject are decoded again, in batches with those rejected in other batches.  ``compute_dtype: bfloat16`` runs the encoder under
-CPU/GPU bf16 autocast (log-mel and a joint model's SE front end in float32; default float32:
+the thresholds reject are decoded again, in batches with those rejected in other batches.
+``compute_dtype: bfloat16`` runs the encoder under CPU/GPU bf16 autocast (log-mel and a joint
+model's SE front end in float32; default float32:
 transcripts then differ from float32 ones, see bench/whisper_decode.py), and the decoder too
 unless ``decoder_compute_dtype: float32``.  A bf16 decoder's matrix products round differently
 for different batch sizes (1 of 64 dev transcripts differ between batch 16 and batch 1); a

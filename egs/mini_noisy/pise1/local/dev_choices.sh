@@ -26,7 +26,9 @@ old=3666ef4  # the last commit with the 10 s float32 teacher in the stage-5 conf
 mkdir -p "${D}/conf" "${D}/decode"
 
 # decoding configs: today's decode_whisper.yaml without the options under comparison, plus them
-base() { grep -vE '^(compute_dtype|temperatures|compression_ratio_threshold|logprob_threshold|sampling_seed):' conf/tuning/decode_whisper.yaml; }
+# (the decoder's precision and the keys/values' too: "greedy_bf16" is bf16 throughout, "greedy" float32)
+base() { grep -vE '^(compute_dtype|decoder_compute_dtype|cross_kv_compute_dtype|temperatures|compression_ratio_threshold|logprob_threshold|sampling_seed):' \
+    conf/tuning/decode_whisper.yaml; }
 base > "${D}/conf/greedy.yaml"
 { base; echo "compute_dtype: bfloat16"; } > "${D}/conf/greedy_bf16.yaml"
 guard='temperatures: [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
@@ -38,9 +40,11 @@ logprob_threshold: -1.0'
 cp conf/tuning/decode_whisper.yaml "${D}/conf/recipe.yaml"
 grep -v '^logprob_threshold:' conf/tuning/decode_whisper.yaml > "${D}/conf/guard_cr.yaml"  # the compression ratio alone
 # the recipe's decoding with a float32 decoder (the bf16-decoder decodings are "window"'s 10 s ones)
-{ grep -v '^decoder_compute_dtype:' conf/tuning/decode_whisper.yaml; echo "decoder_compute_dtype: float32"; } > "${D}/conf/f32_decoder.yaml"
+# (keys/values projected by the decoder, as before cross_kv_compute_dtype: the baseline of "kv")
+{ grep -vE '^(decoder_compute_dtype|cross_kv_compute_dtype):' conf/tuning/decode_whisper.yaml; echo "decoder_compute_dtype: float32"; } \
+    > "${D}/conf/f32_decoder.yaml"
 # ... and with the cross-attention keys/values projected once per utterance in bf16
-{ grep -v '^cross_kv_compute_dtype:' "${D}/conf/f32_decoder.yaml"; echo "cross_kv_compute_dtype: bfloat16"; } > "${D}/conf/kv_bf16.yaml"
+{ cat "${D}/conf/f32_decoder.yaml"; echo "cross_kv_compute_dtype: bfloat16"; } > "${D}/conf/kv_bf16.yaml"
 
 decode() {  # NAME CONF WAV_SCP [ASR_EXP [decode_sets options]]; the wall-clock seconds go to OUT/seconds
     local out=${D}/decode/$1_$2 conf=$2 scp=$3 exp=${4:-${asr}} start=${SECONDS}
