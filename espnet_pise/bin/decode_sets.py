@@ -5,7 +5,8 @@
 
 Uses ESPnet's ``Speech2Text`` (what espnet2.bin.asr_inference runs) and writes, per list,
 ``OUT_DIR/1best_recog/text`` (written last: an interrupted list is redone; a finished one is
-skipped).  Utterances too short for the model get an empty hypothesis, as ESPnet does.
+skipped, unless the list now holds other utterances, e.g. a test set rebuilt larger).
+Utterances too short for the model get an empty hypothesis, as ESPnet does.
 
 The decoding config holds ``Speech2Text``'s options, plus one of ours: ``search: ctc_greedy``
 decodes by the CTC best path (frame-wise argmax, repeats merged, blanks dropped: what ESPnet
@@ -46,7 +47,7 @@ import yaml
 from tqdm import tqdm
 
 from espnet_pise import register
-from espnet_pise.data.kaldi import load_wav, read_scp
+from espnet_pise.data.kaldi import is_done_for, load_wav, read_scp
 
 GREEDY_OPTIONS = ("batch_size", "temperatures", "compression_ratio_threshold", "logprob_threshold",
                   "no_speech_threshold", "suppress_blank", "suppress_tokens", "sampling_seed", "compute_dtype",
@@ -104,7 +105,7 @@ def main(argv=None):
         scp, _, out = rest.partition(":")
         if not (name and scp and out):
             raise SystemExit(f"job must be NAME=WAV_SCP:OUT_DIR, got {job!r}")
-        if not (Path(out) / "1best_recog" / "text").is_file():
+        if not is_done_for(Path(out) / "1best_recog" / "text", Path(scp)):
             jobs.append((name, Path(scp), Path(out)))
     if not jobs:
         return

@@ -4,8 +4,9 @@
         --out_root EXP data/test_seen data/test_unseen ...
 
 Uses ESPnet's ``SeparateSpeech`` (what espnet2.bin.enh_inference runs) and writes, per set,
-``OUT_ROOT/enhanced_<set>/wavs/*.wav`` and ``spk1.scp``.  A set whose spk1.scp exists is skipped;
-spk1.scp is written last, so an interrupted set is redone.  ``--enh_s2t_task true`` takes the SE
+``OUT_ROOT/enhanced_<set>/wavs/*.wav`` and ``spk1.scp``.  A set whose spk1.scp exists is skipped
+(redone if it lists other utterances than the set's wav.scp: a set rebuilt larger); spk1.scp is
+written last, so an interrupted set is redone.  ``--enh_s2t_task true`` takes the SE
 part of a joint enh_s2t model.  Every input is checked first (exists, readable, mono, at ``--fs``):
 a problem is an error naming the list, the utterance and the file, before anything is written.
 """
@@ -19,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from espnet_pise import register
-from espnet_pise.data.kaldi import load_wav, read_scp
+from espnet_pise.data.kaldi import is_done_for, load_wav, read_scp
 from espnet_pise.data.validate import header_problems
 
 MAX_LISTED = 20
@@ -56,7 +57,7 @@ def main(argv=None):
     register()
     from espnet2.bin.enh_inference import SeparateSpeech
 
-    todo = [d for d in args.data_dirs if not (args.out_root / f"enhanced_{d.name}" / "spk1.scp").is_file()]
+    todo = [d for d in args.data_dirs if not is_done_for(args.out_root / f"enhanced_{d.name}" / "spk1.scp", d / "wav.scp")]
     if not todo:
         return
     check_inputs(todo, args.fs)

@@ -7,7 +7,8 @@ Reads ``DATA_DIR/wav.scp`` (noisy) and ``ENHANCED_ROOT/enhanced_<set>/spk1.scp``
 ``enhance_sets`` wrote) and writes ``OUT_ROOT/enhanced_<set>/wavs/*.wav`` and ``spk1.scp`` in the
 same layout, so the result is decoded and scored as any SE system.  Every utterance of the set
 must have its enhanced twin of the same length (else an error naming both files).  A set whose
-spk1.scp exists is skipped; spk1.scp is written last, so an interrupted set is redone.
+spk1.scp exists is skipped (redone if it lists other utterances than the set's wav.scp: a set
+rebuilt larger); spk1.scp is written last, so an interrupted set is redone.
 """
 import argparse
 import sys
@@ -18,7 +19,7 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from espnet_pise.data.kaldi import load_wav, read_scp
+from espnet_pise.data.kaldi import is_done_for, load_wav, read_scp
 from espnet_pise.enh.dsp import observation_add
 
 
@@ -55,7 +56,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     for d in args.data_dirs:
         out = args.out_root / f"enhanced_{d.name}"
-        if (out / "spk1.scp").is_file():
+        if is_done_for(out / "spk1.scp", d / "wav.scp"):
             continue
         add_set(d, args.enhanced_root / f"enhanced_{d.name}" / "spk1.scp", out, args.noisy_weight, args.fs)
 

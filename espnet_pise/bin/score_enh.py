@@ -3,7 +3,7 @@
     python -m espnet_pise.bin.score_enh --nj 2 NAME=REF_SCP:INF_SCP:OUT_DIR ...
 
 Per job: ``OUT_DIR/metrics.json`` (means, utterance count) and ``OUT_DIR/per_utt.tsv``; a job
-with metrics.json is skipped.  pesq and pystoi compute the first two; SI-SDR is the
+with metrics.json is skipped (redone if it scored other utterances than the reference list holds).  pesq and pystoi compute the first two; SI-SDR is the
 scale-invariant SDR (Le Roux et al. 2019) after removing the means.  Lists must name the same
 utterances and the signals must be equally long (an enhanced signal may be longer by padding: it
 is cut), otherwise it is an error naming the file.
@@ -19,7 +19,7 @@ from pesq import pesq
 from pystoi import stoi
 from tqdm import tqdm
 
-from espnet_pise.data.kaldi import load_wav, read_scp
+from espnet_pise.data.kaldi import list_ids, load_wav, read_scp
 
 FS = 16000
 
@@ -56,9 +56,11 @@ def main(argv=None):
         if len(parts) != 3:
             raise SystemExit(f"job must be NAME=REF_SCP:INF_SCP:OUT_DIR, got {job!r}")
         ref_scp, inf_scp, out = Path(parts[0]), Path(parts[1]), Path(parts[2])
-        if (out / "metrics.json").is_file():
-            continue
         refs, infs = read_scp(ref_scp), read_scp(inf_scp)
+        if (out / "metrics.json").is_file():
+            if list_ids(out / "per_utt.tsv")[1:] == sorted(refs):  # [1:]: the header line
+                continue
+            print(f"{out}: scored other utterances than {ref_scp} (an older version of it): redone", file=sys.stderr)
         if set(refs) != set(infs):
             raise ValueError(f"{inf_scp} and {ref_scp} name different utterances "
                              f"({len(set(refs) - set(infs))} missing, {len(set(infs) - set(refs))} extra)")

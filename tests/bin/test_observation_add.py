@@ -59,3 +59,17 @@ def test_missing_or_shorter_enhanced_audio_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match=r"u1: noisy .*u1.wav has 1200 samples, enhanced .*u1.wav has 1000"):
         main(args)
     assert not (tmp_path / "oa/enhanced_test_a/spk1.scp").exists()
+
+
+def test_a_set_rebuilt_larger_is_added_again(tmp_path):
+    data, noisy_lines = _set(tmp_path, "data/test_a", [800, 1200, 900], 0)
+    enh, enh_lines = _set(tmp_path, "exp/enh/enhanced_test_a", [800, 1200, 900], 1)
+    args = ["--noisy_weight", "0.5", "--enhanced_root", str(tmp_path / "exp/enh"), "--out_root", str(tmp_path / "oa"), str(data)]
+    (data / "wav.scp").write_text("".join(noisy_lines.splitlines(keepends=True)[:2]))
+    (enh / "spk1.scp").write_text("".join(enh_lines.splitlines(keepends=True)[:2]))
+    main(args)
+    assert list(read_scp(tmp_path / "oa/enhanced_test_a/spk1.scp")) == ["u0", "u1"]
+    (data / "wav.scp").write_text(noisy_lines)
+    (enh / "spk1.scp").write_text(enh_lines)
+    main(args)
+    assert list(read_scp(tmp_path / "oa/enhanced_test_a/spk1.scp")) == ["u0", "u1", "u2"]
