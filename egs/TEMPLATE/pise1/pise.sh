@@ -18,7 +18,9 @@ ngpu=0                  # 1: train and decode on a GPU
 nj=2                    # parallel jobs (corpus building, decoding)
 corpus_size=default     # tiny (CI) | small | default (| large: mini_noisy): passed to local/data.sh, selects *_tiny configs
 local_data_opts=""      # further options of the recipe's local/data.sh (e.g. corpus paths)
-seed=0
+seed=0                  # the corpus's seed (local/data.sh) and the k-means'
+train_seed=""           # every training stage's seed (ESPnet --seed; empty: the configs' seed, 0): with a --tag,
+                        # another training draw beside the first (e.g. --train_seed 1 --tag _seed1 --stage 4)
 reverb=false
 teacher=hubert          # the frozen model of the SSL losses: whisper (Whisper base encoder) | hubert (see ssl_upstream)
 asr_backend=espnet      # the recogniser: whisper (Whisper base, zero-shot) | espnet (an ESPnet ASR model trained in stage 6)
@@ -73,7 +75,7 @@ esac
 se_models_dir="${PISE_SE_MODELS_DIR:-${PISE_ROOT}/downloads/se_models}"  # shared by recipes and tests
 obs_system=$([ "${front_end}" != demucs ] && [ -n "${obs_add_weights}" ] && echo "${front_end}_obs_add" || echo "")
 device_opts="--ngpu ${ngpu}"
-train_opts="${device_opts} --resume true --use_tensorboard true"
+train_opts="${device_opts} --resume true --use_tensorboard true${train_seed:+ --seed ${train_seed}}"
 # the SE systems of the cascade, NAME:EXP_DIR: the stage-4 signal-loss model (when trained here) is the
 # starting point of every stage-5 variant, so it is the baseline they must beat
 se_systems=$([ -n "${base_system}" ] && echo "${base_system}:exp/${base_system}${tag}"

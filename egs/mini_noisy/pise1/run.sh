@@ -6,6 +6,9 @@
 #   ./run.sh                          # everything, default corpus (2,000 training utterances, 1.6 h)
 #   ./run.sh --corpus_size tiny       # minutes: the CI configuration (*_tiny configs)
 #   ./run.sh --stage 5 --stop_stage 7 # resume / rerun some stages
+#   ./run.sh --local_data_opts "--n_test 400 --audio_dir corpus_test400" --report RESULTS_test400.md
+#                                     # after a default run: the same models on test sets of 400 utterances
+#                                     # (README "Test sets of 400 utterances")
 #   ./run.sh --front_end nsnet2       # the other pretrained front end (NSNet2); --front_end demucs: a Demucs
 #                                     # trained here with SI-SNR in stage 4
 #   ./run.sh --teacher hubert --asr_backend espnet --front_end demucs --corpus_size large
