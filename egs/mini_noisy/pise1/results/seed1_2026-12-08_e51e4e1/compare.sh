@@ -1,4 +1,6 @@
 #!/bin/bash
+# The commands that made compare.md, as run: seed 0 = the decodings of the default run of b69491b
+# (copied to /tmp/b69491b_decodes), seed 1 = the --tag _seed1 run in a copy of that recipe directory (/tmp/run3).
 set -euo pipefail
 R=/tmp/run3/egs/mini_noisy/pise1; O=/tmp/seedcmp; rm -rf $O; mkdir -p $O
 cd $R; . ./path.sh; export PYTHONPATH=/tmp/run3
