@@ -37,8 +37,10 @@ bf16 rows against bf16 batch 1, and so on): batching must give 0.
 Without ``--data`` (or without its wav.scp) it synthesizes utterances with flite + pink noise.
 """
 import argparse
+import atexit
 import datetime
 import io
+import shutil
 import statistics
 import sys
 import tempfile
@@ -87,6 +89,7 @@ def main():
     from espnet2.bin.asr_inference import Speech2Text
 
     work = Path(tempfile.mkdtemp(prefix="whisper_decode_"))
+    atexit.register(shutil.rmtree, work, True)  # audio copies and configs: tens of MB per run
     utts = load_set(args.data, args.n, work / "data")
     scp = write_lists(utts, work / "data")
     warm = write_lists(utts[:1], work / "warm")

@@ -6,7 +6,8 @@
 
 Tables: WER (with substitution/deletion/insertion rates), differences to the baselines, the WER
 change on the ``_shift`` / ``_speed`` copies of a test set, WER by SNR, PESQ-WB, STOI, SI-SDR; rows =
-systems, columns = test sets (SNRs); the settings chosen on dev (``--dev_choices``).  A missing result is an error (the report must cover every system and set),
+systems, columns = test sets (SNRs); the settings chosen on dev (``--dev_choices``); with
+``--run_asr_exps``, the same over several runs of the recipe (training seeds).  A missing result is an error (the report must cover every system and set),
 unless --allow_missing.  The tables are built by ``espnet_pise.report``.
 """
 import argparse
@@ -35,6 +36,10 @@ def get_parser() -> argparse.ArgumentParser:
                     "every other system's change is compared with (default: the last of --baselines)")
     ap.add_argument("--dev_choices", nargs="*", default=[],
                     help="SYSTEM:JSON: a setting the recipe chose on dev (dev_choice.json), listed in the report")
+    ap.add_argument("--run_asr_exps", nargs="*", type=Path, default=[],
+                    help="the back-end directories of other runs of the recipe (--tag, e.g. --train_seed 1 --tag _seed1): "
+                    "their decodings of the same systems are added as runs (mean WER over runs, intervals over runs "
+                    "and utterances)")
     return ap
 
 
@@ -47,6 +52,7 @@ def main(argv=None):
         baselines=args.baselines,
         robustness_reference=args.robustness_reference or (args.baselines[-1] if args.baselines else None),
         dev_choices=dict(s.split(":", 1) for s in args.dev_choices),
+        run_asr_exps=args.run_asr_exps,
     )
     print(f"{args.out}: {len(args.systems)} systems x {len(args.test_sets)} test sets")
 

@@ -56,16 +56,26 @@ def write_results(
     baselines: List[str] = ("noisy", "enh_ssl_mse"),
     robustness_reference: Optional[str] = None,
     dev_choices: Optional[Dict[str, str]] = None,
+    run_asr_exps: List[Path] = (),
 ) -> None:
-    """Write ``out`` and the plots under ``plot_dir``; SystemExit listing what is missing."""
+    """Write ``out`` and the plots under ``plot_dir``; SystemExit listing what is missing.
+
+    ``run_asr_exps``: the back-end directories of other recipe runs (``--tag``, e.g. another
+    training seed) whose decodings of the same systems the report adds as runs, over which it
+    gives means and intervals; a system or set another run did not decode has fewer runs.
+    """
     missing: List[str] = []
     asr = tables.read_asr_scores(asr_exp, systems, test_sets, missing)
+    other_runs = {str(e): tables.read_asr_scores(e, systems, test_sets, []) for e in run_asr_exps}
     ref_sets = tables.reference_sets(data_dir, test_sets)
     se = tables.read_se_scores(se_exps, ref_sets, missing)
     if missing and not allow_missing:
         raise SystemExit("results missing (rerun the stage that makes them):\n  " + "\n  ".join(missing))
     diff_tables = tables.wer_difference_tables(asr, systems, test_sets, list(baselines))
     robust_tables = tables.robustness_tables(asr, systems, test_sets, robustness_reference)
+    run_tables = (["## ASR over recipe runs (training seeds)", ""] + tables.seed_tables(
+        tables.training_runs({str(asr_exp): asr, **other_runs}, systems, test_sets), test_sets,
+        list(baselines), robustness_reference) if other_runs else [])
 
     plot_dir.mkdir(parents=True, exist_ok=True)
     by_snr = tables.wer_by_snr(asr, systems, test_sets, data_dir)
@@ -92,6 +102,7 @@ def write_results(
         tables.markdown_table("CER", asr.cer_cells, test_sets),
         *diff_tables,
         *robust_tables,
+        *run_tables,
         *(["WER % by SNR: errors / words pooled over the utterances of each SNR (`utt2category`).", ""]
           + tables.snr_tables(by_snr) if by_snr else []),
         # the clean input read by the recogniser: what the synthetic voices cost before any noise

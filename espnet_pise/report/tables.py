@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from espnet_pise.report.bootstrap import wer_difference
+from espnet_pise.report.bootstrap import seed_wer_difference, wer_difference
 
 Rows = Dict[str, Dict[str, str]]  # system -> test set -> cell
 
@@ -182,6 +182,74 @@ def robustness_tables(scores: AsrScores, systems: List[str], test_sets: List[str
     if any(vs_ref.values()):
         out.append(markdown_table(f"That change minus `{reference}`'s change (negative: more robust to the "
                                   f"move than `{reference}`)", {k: v for k, v in vs_ref.items() if v}, columns))
+    return out
+
+
+Runs = Dict[str, Dict[str, Dict[str, dict]]]  # system -> test set -> run name -> per_utt
+
+
+def training_runs(scores: Dict[str, AsrScores], systems: List[str], test_sets: List[str]) -> Runs:
+    """Each system's scores per test set in every recipe run (``--tag``, e.g. another training
+    seed) that decoded it: ``scores`` maps a run's name to what it scored."""
+    return {system: {s: {run: sc.per_utt[system][s] for run, sc in scores.items() if s in sc.per_utt.get(system, {})}
+                     for s in test_sets} for system in systems}
+
+
+def seed_tables(runs: Runs, test_sets: List[str], baselines: List[str], reference: Optional[str]) -> List[str]:
+    """The systems over training runs: the mean WER with each run's, its difference to each baseline
+    and the shift/speed change minus ``reference``'s, with 95 % intervals from a bootstrap over
+    runs and utterances (``seed_wer_difference``)."""
+    def wer(per_utt):
+        return 100.0 * sum(e for e, _ in per_utt.values()) / max(sum(n for _, n in per_utt.values()), 1)
+
+    means: Rows = {}
+    for system, by_set in runs.items():
+        means[system] = {}
+        for s, by_run in by_set.items():
+            rs = list(by_run.values())
+            if rs:
+                same = len(rs) > 1 and all(r == rs[0] for r in rs[1:])
+                each = "" if len(rs) == 1 else " (same in every run)" if same else " (" + " / ".join(f"{wer(r):.1f}" for r in rs) + ")"
+                means[system][s] = f"{np.mean([wer(r) for r in rs]):.1f}{each}"
+    run_names = list(dict.fromkeys(run for by_set in runs.values() for by_run in by_set.values() for run in by_run))
+    out = [markdown_table(f"WER % over the recipe runs {', '.join(f'`{n}`' for n in run_names)}: the mean "
+                          "(each run's WER; one value: decoded in one run)", means, test_sets)]
+    systems = list(runs)
+    for base in [b for b in baselines if b in runs]:
+        rows: Rows = {}
+        widths = []
+        for system in systems:
+            if system == base:
+                continue
+            rows[system] = {}
+            for s in test_sets:
+                if runs[system][s] and runs[base][s]:
+                    d = seed_wer_difference(list(runs[system][s].values()), list(runs[base][s].values()))
+                    rows[system][s] = interval(d)
+                    widths.append(d[2] - d[1])
+        if widths:
+            out.append(markdown_table(
+                f"Mean WER difference to `{base}` over the runs (points; 95 % interval of a bootstrap over "
+                f"runs and utterances; median width {np.median(widths):.1f} points)", rows, test_sets))
+    def changes(system, moved, base):  # per run that decoded both sets: errors on the copy minus on its base set
+        m, b = runs[system][moved], runs[system][base]
+        return [_change(m[r], b[r], f"{system} ({r}): {moved} and {base}") for r in m if r in b]
+
+    pairs = moved_sets(test_sets)
+    if reference in runs and pairs:
+        rows = {}
+        for system in systems:
+            if system == reference:
+                continue
+            rows[system] = {}
+            for moved, base in pairs:
+                mine = changes(system, moved, base)
+                ref = changes(reference, moved, base)
+                if mine and ref:
+                    rows[system][moved] = interval(seed_wer_difference(mine, ref))
+        out.append(markdown_table(f"WER change on the moved copies minus `{reference}`'s, over the runs (negative: "
+                                  "more robust to the move than `" + reference + "`; bootstrap over runs and utterances)",
+                                  {k: v for k, v in rows.items() if v}, [m for m, _ in pairs]))
     return out
 
 

@@ -37,3 +37,14 @@ def test_bad_arguments_are_named(tmp_path):
     b = _scored(tmp_path, "b", ["THE LORD"] * 2)
     with pytest.raises(SystemExit, match="scored on different utterances"):
         compare_wer.main([a, b])
+
+
+def test_a_system_with_several_runs_is_their_mean(tmp_path, capsys):
+    n = 40
+    want = "THE LORD IS MY SHEPHERD I SHALL NOT WANT"
+    base = _scored(tmp_path, "base", [want + " AMEN AMEN"] * n)  # two insertions each: 22.2 %
+    run0 = _scored(tmp_path, "run0", [want] * n).split("=")[1]
+    run1 = _scored(tmp_path, "run1", [want + " AMEN"] * n).split("=")[1]  # 11.1 %
+    compare_wer.main([base, f"x={run0},{run1}"])
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| x"))
+    assert row.startswith("| x | 5.6 (0.0 / 11.1) | 0.0 | 0.0 | 5.6 | -16.7 [-22.2, -11.1] |")

@@ -119,3 +119,23 @@ def test_observation_adding_weight_is_chosen_on_dev(recipe):
     assert choice["noisy_weight"] == min(sorted(wer), key=lambda w: wer[w])
     dev_ids = (dst / "data" / "dev_obs" / "ids").read_text().split()
     assert 0 < len(dev_ids) <= 8 and set(dev_ids) <= {line.split()[0] for line in (dst / "data" / "dev" / "wav.scp").open()}
+
+
+def test_a_second_training_seed_is_reported_as_a_second_run(recipe):
+    dst, _ = recipe
+    run(dst, "--stage", "4", "--stop_stage", "7", "--variants", "ssl_sdtw", "--train_seed", "1", "--tag", "_seed1",
+        "--obs_add_weights", "")
+    assert "\nseed: 1\n" in (dst / "exp" / "gtcrn_ssl_sdtw_seed1" / "config.yaml").read_text()
+    run(dst, "--stage", "10", "--run_tags", "_seed1")
+    results = (dst / "RESULTS.md").read_text()
+    means = table(results, next(t for t in re.findall(r"### (WER % over the recipe runs .*)", results)))
+    assert sorted(means) == sorted(SYSTEMS)
+    for s in TEST_SETS:
+        assert means["noisy"][s].endswith("(same in every run)")  # decoding does not depend on the training seed
+        assert re.fullmatch(r"\d+\.\d", means["gtcrn_ssl_mse"][s])  # trained once
+        # two runs of ssl_sdtw: their mean, then each run's WER (or that they decoded alike)
+        assert re.fullmatch(r"\d+\.\d \((\d+\.\d / \d+\.\d|same in every run)\)", means["gtcrn_ssl_sdtw"][s])
+    diffs = table(results, next(t for t in re.findall(r"### (Mean WER difference to `noisy`.*)", results)))
+    assert all(re.fullmatch(INTERVAL, diffs["gtcrn_ssl_sdtw"][s]) for s in TEST_SETS)
+    moved = table(results, next(t for t in re.findall(r"### (WER change on the moved copies minus .*over the runs.*)", results)))
+    assert all(re.fullmatch(INTERVAL, moved["gtcrn_ssl_sdtw"][s]) for s in MOVED)

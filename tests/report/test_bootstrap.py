@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from espnet_pise.bin.score_wer import score
-from espnet_pise.report.bootstrap import wer_difference
+from espnet_pise.report.bootstrap import seed_wer_difference, wer_difference
 
 
 def _systems(n=200, seed=0):
@@ -48,3 +48,33 @@ def test_per_utterance_counts_add_up_to_the_corpus_errors(tmp_path):
     assert sum(e for e, _ in per.values()) == res["sub"] + res["del"] + res["ins"]
     assert sum(n for _, n in per.values()) == res["wrd"]
     json.dumps(res)
+
+
+def test_seed_difference_with_one_run_each_matches_the_paired_bootstrap():
+    a, rng = _systems(400, seed=2)
+    b = {u: [max(0, e + int(rng.integers(-1, 3))), m] for u, (e, m) in a.items()}
+    point, lo, hi = seed_wer_difference([a], [b])
+    p2, lo2, hi2 = wer_difference(a, b)
+    assert point == pytest.approx(p2)
+    assert lo == pytest.approx(lo2, abs=0.3) and hi == pytest.approx(hi2, abs=0.3)
+
+
+def test_seed_difference_is_the_mean_over_runs_and_widens_with_the_spread_between_runs():
+    a, rng = _systems(400, seed=3)
+    b = {u: [max(0, e + int(rng.integers(-1, 2))), m] for u, (e, m) in a.items()}
+    # two runs of b that agree with each other, and two that differ by +/-1 error on every 4th utterance
+    close = [b, dict(b)]
+    far = [{u: [e + (1 if k % 4 == 0 else 0), m] for k, (u, (e, m)) in enumerate(b.items())},
+           {u: [max(0, e - (1 if k % 4 == 0 else 0)), m] for k, (u, (e, m)) in enumerate(b.items())}]
+    p_close, lo_close, hi_close = seed_wer_difference([a], close)
+    p_far, lo_far, hi_far = seed_wer_difference([a], far)
+    mean_far = np.mean([wer_difference(a, r)[0] for r in far])
+    assert p_far == pytest.approx(mean_far)
+    assert lo_close <= p_close <= hi_close and lo_far <= p_far <= hi_far
+    assert hi_far - lo_far > 1.5 * (hi_close - lo_close)
+
+
+def test_seed_difference_refuses_runs_on_other_utterances():
+    a, _ = _systems(50)
+    with pytest.raises(ValueError, match="different utterances"):
+        seed_wer_difference([a], [a, {k: v for k, v in list(a.items())[:-1]}])

@@ -66,3 +66,22 @@ def test_report_tables(tmp_path, monkeypatch):
     assert "|enh_x|20.0 (20.0/10.0/0.0)|" in text and "### CER\n" in text and "|enh_x|10.0|" in text and "|enh_x|1.50|" in text and "|enh_x|80.0|" in text
     assert (tmp_path / "plots" / "wer.png").is_file() and (tmp_path / "plots" / "cer.png").is_file() and (tmp_path / "plots" / "se_training_curves.png").is_file()
     assert epoch_losses(tmp_path / "enh_x" / "train.log") == {"train": [3.0, 2.5], "valid": [2.0, 1.5]}
+
+
+def test_report_adds_the_runs_of_other_seeds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    per_utt = {f"u{i}": [1, 10] for i in range(20)}
+    for run, system, errors in (("asr", "noisy", 3), ("asr", "enh_x", 1), ("asr_seed1", "enh_x", 2)):
+        d = tmp_path / run / f"decode_{system}" / "test_seen" / "score_wer"
+        d.mkdir(parents=True)
+        d.joinpath("wer.json").write_text(json.dumps({"wer": 10.0 * errors, "cer": 1.0, "wrd": 200, "sub": 20 * errors,
+                                                      "del": 0, "ins": 0}))
+        d.joinpath("per_utt.json").write_text(json.dumps({u: [errors, n] for u, (_, n) in per_utt.items()}))
+    args = ["--asr_exp", "asr", "--systems", "noisy", "enh_x", "--test_sets", "test_seen", "--out", "R.md",
+            "--plot_dir", "plots", "--allow_missing", "--baselines", "noisy"]
+    make_report.main(args)
+    assert "over recipe runs" not in (tmp_path / "R.md").read_text()
+    make_report.main(args + ["--run_asr_exps", "asr_seed1"])
+    text = (tmp_path / "R.md").read_text().split("## ASR over recipe runs (training seeds)")[1]
+    assert "`asr`, `asr_seed1`" in text and "|enh_x|15.0 (10.0 / 20.0)|" in text and "|noisy|30.0|" in text
+    assert "|enh_x|-15.0 [-20.0, -10.0]|" in text  # the runs' differences to noisy: -20 and -10 points

@@ -6,8 +6,8 @@ import pytest
 from espnet_pise.report import tables
 
 
-def _scores(root, system, test_set, per_utt):
-    d = root / "asr" / f"decode_{system}" / test_set / "score_wer"
+def _scores(root, system, test_set, per_utt, asr=None):
+    d = (asr or root / "asr") / f"decode_{system}" / test_set / "score_wer"
     d.mkdir(parents=True)
     errors, words = sum(e for e, _ in per_utt.values()), sum(n for _, n in per_utt.values())
     d.joinpath("wer.json").write_text(json.dumps({"wer": 100 * errors / words, "cer": 1.0, "wrd": words,
@@ -77,3 +77,26 @@ def test_speaker_table_pools_each_voice(tmp_path):
     text = tables.speaker_table(scores, ["noisy", "x"], "test_clean", tmp_path / "data")
     assert "|speaker|words|noisy|\n" in text  # x has no scores on the set: no column
     assert "|voice_a|20|5.0|" in text and "|voice_b|10|50.0|" in text
+
+
+def test_seed_tables_mean_over_runs_differences_and_moved_copies(tmp_path):
+    n = 80
+    base = {f"u{i}": [2, 10] for i in range(n)}
+    for run, extra in (("asr", 0), ("asr_seed1", 2)):  # run 2's x makes 2 more errors on every 4th utterance
+        root = tmp_path / run
+        _scores(tmp_path, "noisy", "test_seen", base, asr=root)
+        _scores(tmp_path, "noisy", "test_seen_speed", base, asr=root)
+        x = {u: [1 + (extra if i % 4 == 0 else 0), 10] for i, u in enumerate(base)}
+        _scores(tmp_path, "x", "test_seen", x, asr=root)
+        _scores(tmp_path, "x", "test_seen_speed", {u: [e + 1, m] for u, (e, m) in x.items()}, asr=root)
+    sets = ["test_seen", "test_seen_speed"]
+    scores = {r: tables.read_asr_scores(tmp_path / r, ["noisy", "x", "absent"], sets, []) for r in ("asr", "asr_seed1")}
+    runs = tables.training_runs(scores, ["noisy", "x", "absent"], sets)
+    assert list(runs["x"]["test_seen"]) == ["asr", "asr_seed1"] and runs["absent"]["test_seen"] == {}
+    means, diff, moved = tables.seed_tables(runs, sets, ["noisy"], "noisy")
+    assert "|x|12.5 (10.0 / 15.0)|22.5 (20.0 / 25.0)|" in means  # WER 10 % and 15 %
+    assert "|noisy|20.0 (same in every run)|" in means and "|absent|-|-|" in means
+    row = next(line for line in diff.splitlines() if line.startswith("|x|"))
+    d, lo, hi = (float(v) for v in row.split("|")[2].replace("[", "").replace("]", "").replace(",", "").split())
+    assert d == -7.5 and lo < -9 and hi > -6  # the mean of -10 and -5, the interval spans both runs
+    assert "|x|+10.0 [+10.0, +10.0]|" in moved  # one more error per utterance on the copy, in every run

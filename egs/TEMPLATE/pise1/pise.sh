@@ -42,6 +42,8 @@ tag=""                  # appended to experiment names
 n_valid=50              # validation during training uses at most this many dev utterances (0: all)
 report=RESULTS.md       # stage 10's report; another name (e.g. with --test_sets dev to compare settings
                         # on dev only) keeps its plots apart, in exp/plots_NAME
+run_tags=""             # stage 10: the --tag of other runs of this recipe (e.g. "_seed1" after --train_seed 1
+                        # --tag _seed1): the report adds their decodings as runs (mean WER, intervals over runs)
 
 . utils/parse_options.sh
 
@@ -402,7 +404,18 @@ fi
 if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ]; then
     plot_dir=exp/plots$([ "${report}" = RESULTS.md ] || echo "_$(basename "${report}" .md)")
     log "stage 10: report"
-    python -m espnet_pise.bin.make_report --asr_exp "${asr_exp}" --test_sets ${test_sets} \
+    run_exps=""
+    for t in ${run_tags}; do  # another run's back-end directory: this one's, with the other tag
+        e="${asr_exp%"${tag}"}${t}"
+        jobs=()
+        for d in "${e}"/decode_*/*/; do
+            [ -d "${d}" ] || { log "ERROR: --run_tags ${t}: ${e} holds no decodings"; exit 1; }
+            d=${d%/}; jobs+=("data/$(basename "${d}")/text:${d}/1best_recog/text:${d}/score_wer")
+        done
+        python -m espnet_pise.bin.score_wer --normalizer whisper_en "${jobs[@]}"
+        run_exps+=" ${e}"
+    done
+    python -m espnet_pise.bin.make_report${run_exps:+ --run_asr_exps${run_exps}} --asr_exp "${asr_exp}" --test_sets ${test_sets} \
         --systems ${systems} "${joint_system}" --se_exps "noisy:exp/noisy_input" \
         ${se_systems} ${obs_system:+"${obs_system}:${obs_exp}"} "${joint_system}:${joint_exp}" \
         --baselines noisy ${base_system} "${variant_prefix}ssl_mse" \
