@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -114,22 +114,34 @@ def read_se_scores(se_exps: Dict[str, str], test_sets: List[str], missing: List[
     return tables
 
 
+def _difference_rows(systems: List[str], test_sets: List[str], base: str,
+                     diff: Callable[[str, str], Optional[Tuple[float, float, float]]]) -> Tuple[Rows, List[float]]:
+    """Cells ``diff(system, set)`` (a difference and its interval; None: not scored) of every system
+    but ``base``, and the widths of the intervals."""
+    rows: Rows = {}
+    widths = []
+    for system in systems:
+        if system == base:
+            continue
+        rows[system] = {}
+        for s in test_sets:
+            d = diff(system, s)
+            if d is not None:
+                rows[system][s] = interval(d)
+                widths.append(d[2] - d[1])
+    return rows, widths
+
+
 def wer_difference_tables(scores: AsrScores, systems: List[str], test_sets: List[str], baselines: List[str]) -> List[str]:
     """One table per baseline: each other system's WER minus the baseline's on the same
     utterances, with its paired bootstrap 95 % interval."""
     tables = []
     for base in [b for b in baselines if b in systems]:
-        rows: Rows = {}
-        widths = []
-        for system in systems:
-            if system == base:
-                continue
-            rows[system] = {}
-            for s in test_sets:
-                if s in scores.per_utt[system] and s in scores.per_utt[base]:
-                    d = wer_difference(scores.per_utt[system][s], scores.per_utt[base][s])
-                    rows[system][s] = interval(d)
-                    widths.append(d[2] - d[1])
+        def diff(system, s):
+            have = scores.per_utt
+            return wer_difference(have[system][s], have[base][s]) if s in have[system] and s in have[base] else None
+
+        rows, widths = _difference_rows(systems, test_sets, base, diff)
         if widths:
             tables.append(markdown_table(
                 f"WER difference to `{base}` (points; paired bootstrap 95 % interval over "
@@ -216,17 +228,11 @@ def seed_tables(runs: Runs, test_sets: List[str], baselines: List[str], referenc
                           "(each run's WER; one value: decoded in one run)", means, test_sets)]
     systems = list(runs)
     for base in [b for b in baselines if b in runs]:
-        rows: Rows = {}
-        widths = []
-        for system in systems:
-            if system == base:
-                continue
-            rows[system] = {}
-            for s in test_sets:
-                if runs[system][s] and runs[base][s]:
-                    d = seed_wer_difference(list(runs[system][s].values()), list(runs[base][s].values()))
-                    rows[system][s] = interval(d)
-                    widths.append(d[2] - d[1])
+        def diff(system, s):
+            mine, theirs = list(runs[system][s].values()), list(runs[base][s].values())
+            return seed_wer_difference(mine, theirs) if mine and theirs else None
+
+        rows, widths = _difference_rows(systems, test_sets, base, diff)
         if widths:
             out.append(markdown_table(
                 f"Mean WER difference to `{base}` over the runs (points; 95 % interval of a bootstrap over "
