@@ -9,6 +9,9 @@
 #   ./run.sh --local_data_opts "--n_test 400 --audio_dir corpus_test400" --report RESULTS_test400.md
 #                                     # after a default run: the same models on test sets of 400 utterances
 #                                     # (README "Test sets of 400 utterances")
+#   ./run.sh --stage 4 --stop_stage 7 --train_seed 1 --tag _seed1 && ./run.sh --stage 10 --run_tags _seed1
+#                                     # a second training draw of the fine-tuned systems (stage 5), reported beside the
+#                                     # first (RESULTS.md "ASR over recipe runs"; README "Training seeds")
 #   ./run.sh --front_end nsnet2       # the other pretrained front end (NSNet2); --front_end demucs: a Demucs
 #                                     # trained here with SI-SNR in stage 4
 #   ./run.sh --teacher hubert --asr_backend espnet --front_end demucs --corpus_size large
