@@ -1,0 +1,24 @@
+#!/bin/bash
+# The commands behind "Two training seeds on the 400-utterance sets" (recipe README), as run on
+# 2026-12-08 in the recipe directory of the 400-utterance run (results/test400_2026-12-08_aa190fd),
+# called R below. R3 is the recipe directory of "A second training seed" (100 utterances per set),
+# whose seed-1 ssl_mse and ssl_sdtw models were trained on the same training data.
+set -euo pipefail
+cd "${R}"
+# 1. seed-1 models already trained: copy the models, not their 100-utterance test outputs
+for v in ssl_mse ssl_sdtw; do
+    d=exp/gtcrn_${v}_seed1; mkdir -p $d
+    for f in $(ls "${R3}/$d" | grep -v '^enhanced_'); do cp -a "${R3}/$d/$f" $d/; done
+done
+# 2. systems that do not depend on the training seed (the pretrained GTCRN, the noisy input, the
+#    observation-adding dev decodings): the seed-0 run's outputs, as hard links, logs as copies
+cp -al exp/gtcrn exp/gtcrn_seed1 && cp --remove-destination exp/gtcrn/enhance.log exp/gtcrn_seed1/enhance.log
+mkdir -p exp/asr_whisper_seed1
+cp -a exp/asr_whisper/{config.yaml,tokens.txt,git_revision} exp/asr_whisper_seed1/
+sed -i 's#token_list: exp/asr_whisper/tokens.txt#token_list: exp/asr_whisper_seed1/tokens.txt#' exp/asr_whisper_seed1/config.yaml
+cp -al exp/asr_whisper/decode_{noisy,gtcrn,obs_dev_w0,obs_dev_w1} exp/asr_whisper_seed1/
+rm -rf exp/asr_whisper_seed1/decode_*/*/score_wer
+# 3. train what is missing (ssl_mse_pad seed 1), enhance and decode the fine-tuned systems (log: seed1_stages5-7.log)
+./run.sh --stage 5 --stop_stage 7 --variants "ssl_mse ssl_mse_pad ssl_sdtw" --train_seed 1 --tag _seed1 --obs_add_weights ""
+# 4. the report over both runs (stage 10 scores the seed run's decodings first)
+./run.sh --stage 10 --report RESULTS_test400.md --run_tags _seed1
