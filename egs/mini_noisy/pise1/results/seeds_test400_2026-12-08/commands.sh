@@ -18,6 +18,9 @@ cp -a exp/asr_whisper/{config.yaml,tokens.txt,git_revision} exp/asr_whisper_seed
 sed -i 's#token_list: exp/asr_whisper/tokens.txt#token_list: exp/asr_whisper_seed1/tokens.txt#' exp/asr_whisper_seed1/config.yaml
 cp -al exp/asr_whisper/decode_{noisy,gtcrn,obs_dev_w0,obs_dev_w1} exp/asr_whisper_seed1/
 rm -rf exp/asr_whisper_seed1/decode_*/*/score_wer
+# (as run, the decode logs were linked too, so stage 7's "done, skipped" lines replaced the seed-0
+#  run's decode logs of noisy and gtcrn; to repeat it, copy them instead:)
+for f in exp/asr_whisper_seed1/decode_*/decode*.log; do cp --remove-destination "$(readlink -f "$f")" "$f.tmp" && mv "$f.tmp" "$f"; done
 # 3. train what is missing (ssl_mse_pad seed 1), enhance and decode the fine-tuned systems (log: seed1_stages5-7.log)
 ./run.sh --stage 5 --stop_stage 7 --variants "ssl_mse ssl_mse_pad ssl_sdtw" --train_seed 1 --tag _seed1 --obs_add_weights ""
 # 4. the report over both runs (stage 10 scores the seed run's decodings first)
