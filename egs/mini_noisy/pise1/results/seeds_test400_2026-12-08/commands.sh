@@ -25,3 +25,22 @@ for f in exp/asr_whisper_seed1/decode_*/decode*.log; do cp --remove-destination 
 ./run.sh --stage 5 --stop_stage 7 --variants "ssl_mse ssl_mse_pad ssl_sdtw" --train_seed 1 --tag _seed1 --obs_add_weights ""
 # 4. the report over both runs (stage 10 scores the seed run's decodings first)
 ./run.sh --stage 10 --report RESULTS_test400.md --run_tags _seed1
+
+# Seed 2: all three losses trained here (commit 7a55a1b; the stage-7 code is that of aa190fd),
+# the seed-independent outputs linked as in 2 (logs copied), log: seed2_stages5-7.log
+cp -al exp/gtcrn exp/gtcrn_seed2 && cp --remove-destination exp/gtcrn/enhance.log exp/gtcrn_seed2/enhance.log
+mkdir -p exp/asr_whisper_seed2
+cp -a exp/asr_whisper/{config.yaml,tokens.txt,git_revision} exp/asr_whisper_seed2/
+sed -i 's#token_list: exp/asr_whisper/tokens.txt#token_list: exp/asr_whisper_seed2/tokens.txt#' exp/asr_whisper_seed2/config.yaml
+cp -al exp/asr_whisper/decode_{noisy,gtcrn,obs_dev_w0,obs_dev_w1} exp/asr_whisper_seed2/
+rm -rf exp/asr_whisper_seed2/decode_*/*/score_wer
+for f in exp/asr_whisper_seed2/decode_*/decode*.log; do cp --remove-destination "$f" "$f.tmp" && mv "$f.tmp" "$f"; done
+./run.sh --stage 5 --stop_stage 7 --train_seed 2 --tag _seed2 --obs_add_weights ""
+# (as run: while stage 7 decoded ssl_mse and ssl_mse_pad, a third process decoded ssl_sdtw's last
+#  three sets ahead, then another its test_seen_speed and test_seen_shift, so that its decoding did
+#  not run alone on one core afterwards; stage 7 then found those sets done and skipped them)
+#   OMP_NUM_THREADS=1 python -m espnet_pise.bin.decode_sets --config conf/tuning/decode_whisper.yaml \
+#       --asr_train_config exp/asr_whisper_seed2/config.yaml \
+#       test_unseen_speed=exp/gtcrn_ssl_sdtw_seed2/enhanced_test_unseen_speed/spk1.scp:exp/asr_whisper_seed2/decode_gtcrn_ssl_sdtw/test_unseen_speed \
+#       test_unseen_shift=...  test_unseen=...  (same pattern)
+./run.sh --stage 10 --report RESULTS_test400.md --run_tags "_seed1 _seed2"
